@@ -1,0 +1,56 @@
+/**
+ * Leaky bucket, as a meter: each request pours `cost` into a bucket of size `burst` that
+ * leaks at `limit` per `window`; a request that would overflow it is rejected.
+ *
+ * Good for: teams that think in queue depth: the state is the load in flight, and it
+ * drains to zero when the client goes quiet. Costs: two numbers per key plus their scale.
+ * As a meter it admits exactly what a token bucket with the same parameters admits (the
+ * level is the capacity minus the tokens); pick the one whose state your dashboards and
+ * people read more naturally. It does not delay requests the way a leaky bucket used as a
+ * queue does.
+ *
+ * The level is kept in units of `1 / rateInterval`, so leaking `rateUnits` units per
+ * millisecond is exact integer arithmetic with no drift.
+ *
+ * State: `[level, lastLeak, scale]`, level in units of `1 / scale` request.
+ */
+import { type Algorithm, ceilDiv, commitFixedState, rescale } from "./algorithm.js";
+
+export const leakyBucket: Algorithm = {
+  name: "leaky-bucket",
+
+  decide(policy, state, requestedAt, cost, out) {
+    const { data, offset } = state;
+    const scale = policy.rateInterval;
+    const leakPerMs = policy.rateUnits;
+    const capacity = policy.burst * scale;
+
+    let level = 0;
+    let now = requestedAt;
+    if (!state.empty) {
+      const lastLeak = data[offset + 1] ?? 0;
+      now = Math.max(requestedAt, lastLeak);
+      const stored = rescale(data[offset] ?? 0, data[offset + 2] ?? scale, scale, Math.ceil);
+      const elapsed = now - lastLeak;
+      level = elapsed >= ceilDiv(stored, leakPerMs) ? 0 : stored - elapsed * leakPerMs;
+    }
+
+    const poured = cost * scale;
+    const allowed = level + poured <= capacity;
+    const filled = allowed ? level + poured : level;
+    const untilEmpty = ceilDiv(filled, leakPerMs);
+
+    out.allowed = allowed;
+    out.remaining = Math.floor((capacity - filled) / scale);
+    out.resetAt = now + untilEmpty;
+    out.retryAfter = allowed ? 0 : ceilDiv(level + poured - capacity, leakPerMs);
+    out.ttl = Math.max(1, untilEmpty);
+    out.now = now;
+    out.cost = cost;
+    out.next0 = filled;
+    out.next1 = now;
+    out.next2 = scale;
+  },
+
+  commit: commitFixedState,
+};
