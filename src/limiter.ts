@@ -1,5 +1,10 @@
 import { combineOutcomes } from "./decision.js";
 import { ClosedError, invalidType, outOfRange } from "./errors.js";
+import { BlockCache } from "./failure/block-cache.js";
+import type { CircuitBreakerOptions } from "./failure/circuit-breaker.js";
+import { ErrorLog } from "./failure/error-log.js";
+import { Fallback } from "./failure/fallback.js";
+import { StoreGuard } from "./failure/store-guard.js";
 import { normalizeKey } from "./key.js";
 import { defaultLogger } from "./logger.js";
 import { checkCost, type Policy, type PolicyInput, parsePolicy } from "./policy/policy.js";
@@ -31,6 +36,29 @@ export interface RateLimiterOptions {
   readonly clock?: () => number;
   /** Receives warnings and errors. @default console */
   readonly logger?: Logger;
+  /**
+   * Deadline of one call to a remote store, in ms. A call that misses it is decided by each
+   * policy's failure mode. In-process stores have no deadline.
+   * @default 50
+   */
+  readonly timeout?: number;
+  /**
+   * Share of each policy's limit that the in-process limiter of the `local` failure mode
+   * holds, in (0, 1]. Set it to 1 / the number of instances sharing the store, so that the
+   * fleet as a whole stays near the limit while the store is down.
+   * @default 1
+   */
+  readonly localShare?: number;
+  /** When to stop calling a failing store node and how often to probe it. */
+  readonly circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * Most keys remembered as blocked by a remote store, answered in process until they may
+   * pass again; 0 turns the cache off.
+   * @default 10_000
+   */
+  readonly blockCacheSize?: number;
+  /** Least ms between two log lines about store failures. @default 10_000 */
+  readonly errorLogInterval?: number;
 }
 
 /** Per-request options of {@link RateLimiter.check}. */
@@ -71,6 +99,7 @@ export class RateLimiter {
   #request: MutableRequest;
   #outcomes: Outcome[] = [];
   #closed = false;
+  #remote: RemoteState | undefined;
 
   constructor(options: RateLimiterOptions) {
     if (typeof options !== "object" || options === null) {
@@ -87,6 +116,8 @@ export class RateLimiter {
     this.#syncStore = isSyncStore(this.store) ? this.store : undefined;
     this.#clock = options.clock;
     this.#request = { key: "", policies: this.policies, cost: 1, at: undefined, dryRun: false };
+    if (this.#syncStore === undefined)
+      this.#remote = createRemoteState(this.store, options, this.#logger);
   }
 
   /** True when the store decides in process, so `checkSync` and friends work. */
@@ -100,7 +131,8 @@ export class RateLimiter {
    */
   async check(key: string | number, options?: CheckOptions): Promise<Decision> {
     if (this.#syncStore !== undefined) return this.checkSync(key, options);
-    return this.#consume(this.#prepare(key, options, false, { ...this.#request }));
+    const request = this.#prepare(key, options, false, { ...this.#request });
+    return this.#consume(request, options?.at === undefined);
   }
 
   /** Decides like `check` and returns only whether the request may proceed. */
@@ -111,7 +143,7 @@ export class RateLimiter {
   /** Returns the decision `check` would return, without consuming anything. */
   async peek(key: string | number, options?: CheckOptions): Promise<Decision> {
     if (this.#syncStore !== undefined) return this.peekSync(key, options);
-    return this.#consume(this.#prepare(key, options, true, { ...this.#request }));
+    return this.#consume(this.#prepare(key, options, true, { ...this.#request }), false);
   }
 
   /**
@@ -135,7 +167,10 @@ export class RateLimiter {
   /** Forgets everything `key` consumed, under every policy of this limiter. */
   async reset(key: string | number): Promise<void> {
     this.#checkOpen();
-    await this.store.reset(normalizeKey(key), this.policies);
+    const normalized = normalizeKey(key);
+    this.#remote?.blockCache?.delete(normalized);
+    this.#remote?.fallback.reset(normalized, this.policies);
+    await this.store.reset(normalized, this.policies);
   }
 
   /** Stops the limiter; closes the store too when the limiter created it. */
@@ -143,6 +178,7 @@ export class RateLimiter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ownsStore) await this.store.close();
+    await this.#remote?.fallback.close();
   }
 
   #consumeSync(request: MutableRequest): Decision {
@@ -158,9 +194,29 @@ export class RateLimiter {
     return combineOutcomes(this.policies, this.#outcomes, false);
   }
 
-  async #consume(request: ConsumeRequest): Promise<Decision> {
-    const outcomes = await this.store.consume(request);
-    return combineOutcomes(this.policies, outcomes, false);
+  /**
+   * Decides through a remote store: block cache, then the guarded call, then failure modes.
+   * Only requests on the current time use the block cache; replayed ones carry their own.
+   */
+  async #consume(request: ConsumeRequest, cacheable: boolean): Promise<Decision> {
+    const remote = this.#remote as RemoteState;
+    if (cacheable) {
+      const now = remote.clock();
+      const blocked = remote.blockCache?.lookup(request.key, request.cost, now);
+      if (blocked !== undefined) {
+        return { ...blocked.decision, retryAfter: blocked.until - now, reason: "blocked" };
+      }
+    }
+
+    const result = await remote.guard.consume(request);
+    if (typeof result === "string") return remote.fallback.decide(request, result);
+
+    const decision = combineOutcomes(this.policies, result, false);
+    if (cacheable && decision.reason === "limit-exceeded") {
+      const until = remote.clock() + decision.retryAfter;
+      remote.blockCache?.block(request.key, { until, cost: request.cost, decision });
+    }
+    return decision;
   }
 
   #prepare(
@@ -184,6 +240,51 @@ export class RateLimiter {
   #checkOpen(): void {
     if (this.#closed) throw new ClosedError("RateLimiter");
   }
+}
+
+/** What the limiter keeps to survive a remote store's failures. */
+interface RemoteState {
+  readonly clock: () => number;
+  readonly guard: StoreGuard;
+  readonly fallback: Fallback;
+  readonly blockCache: BlockCache | undefined;
+}
+
+function createRemoteState(store: Store, options: RateLimiterOptions, logger: Logger): RemoteState {
+  const timeout = checkWholeNumber("RateLimiter timeout", options.timeout ?? 50, 1);
+  const blockCacheSize = checkWholeNumber(
+    "RateLimiter blockCacheSize",
+    options.blockCacheSize ?? 10_000,
+    0,
+  );
+  const errorLogInterval = checkWholeNumber(
+    "RateLimiter errorLogInterval",
+    options.errorLogInterval ?? 10_000,
+    0,
+  );
+  const localShare = options.localShare ?? 1;
+  if (typeof localShare !== "number" || !(localShare > 0 && localShare <= 1)) {
+    throw outOfRange("RateLimiter localShare", "a number in (0, 1]", localShare);
+  }
+  const breaker = options.circuitBreaker ?? {};
+  checkWholeNumber("RateLimiter circuitBreaker.failureThreshold", breaker.failureThreshold ?? 5, 1);
+  checkWholeNumber("RateLimiter circuitBreaker.openDuration", breaker.openDuration ?? 500, 1);
+
+  const clock = options.clock ?? Date.now;
+  const errorLog = new ErrorLog(logger, errorLogInterval);
+  return {
+    clock,
+    guard: new StoreGuard(store, { timeout, breaker, maxInFlight: 10_000, clock, errorLog }),
+    fallback: new Fallback({ localShare, closedRetryAfter: 1000, maxKeys: 100_000, clock, logger }),
+    blockCache: blockCacheSize > 0 ? new BlockCache(blockCacheSize) : undefined,
+  };
+}
+
+function checkWholeNumber(name: string, value: unknown, minimum: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < minimum) {
+    throw outOfRange(name, `a whole number ≥ ${minimum}`, value);
+  }
+  return value;
 }
 
 function resolvePolicies(options: RateLimiterOptions): readonly Policy[] {

@@ -39,6 +39,11 @@ export interface Store {
   reset(key: string, policies: readonly Policy[]): Promise<void>;
   /** Releases timers and connections the store owns. */
   close(): Promise<void>;
+  /**
+   * Names the server that holds `key`, so that failures on one Redis Cluster shard open only
+   * that shard's circuit. Stores with one server leave it out.
+   */
+  nodeOf?(key: string): string;
 }
 
 /** A store that lives in the process and can decide without a promise. */
