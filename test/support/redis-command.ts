@@ -59,13 +59,21 @@ export function redisCommand(
     };
 
     const timer = setTimeout(() => {
-      finish(new Error(`Redis command ${commandName} to ${address} timed out after ${timeoutMs} ms.`));
+      finish(
+        new Error(`Redis command ${commandName} to ${address} timed out after ${timeoutMs} ms.`),
+      );
     }, timeoutMs);
 
     socket.once("connect", () => socket.write(encodeCommand(args)));
     socket.on("data", (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      const parsed = parseReply(received, 0);
+      let parsed: ParsedReply | undefined;
+      try {
+        parsed = parseReply(received, 0);
+      } catch (error) {
+        finish(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
       if (parsed === undefined) {
         return;
       }

@@ -8,7 +8,9 @@ describe.each([...loadVectors()])("memory store vectors %s", (_file, vectors) =>
     for (const [index, step] of vectorCase.steps.entries()) {
       const options = { at: step.at, cost: step.cost ?? 1 };
       const key = step.key ?? "k";
-      const decision = step.peek ? await limiter.peek(key, options) : await limiter.check(key, options);
+      const decision = step.peek
+        ? await limiter.peek(key, options)
+        : await limiter.check(key, options);
       expect(pickExpected(decision, step), `step ${index} at ${step.at}`).toEqual(
         Object.fromEntries(Object.entries(step.expect).sort()),
       );

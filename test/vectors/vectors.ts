@@ -26,7 +26,9 @@ export interface VectorStep {
   /** Decide without consuming. */
   readonly peek?: boolean;
   /** The decision's fields that must match; fields left out are not compared. */
-  readonly expect: Partial<Pick<Decision, "allowed" | "remaining" | "resetAt" | "retryAfter" | "reason" | "policy">>;
+  readonly expect: Partial<
+    Pick<Decision, "allowed" | "remaining" | "resetAt" | "retryAfter" | "reason" | "policy">
+  >;
 }
 
 export interface VectorFile {
@@ -39,7 +41,9 @@ const folder = dirname(fileURLToPath(import.meta.url));
 /** Loads every `*.json` vector file in this folder, keyed by file name. */
 export function loadVectors(): Map<string, VectorFile> {
   const files = new Map<string, VectorFile>();
-  for (const name of readdirSync(folder).filter((file) => file.endsWith(".json")).sort()) {
+  for (const name of readdirSync(folder)
+    .filter((file) => file.endsWith(".json"))
+    .sort()) {
     files.set(name, JSON.parse(readFileSync(join(folder, name), "utf8")) as VectorFile);
   }
   return files;
