@@ -31,7 +31,8 @@ export const fixedWindow: Algorithm = {
     const windowEnd = start + policy.window;
 
     out.allowed = allowed;
-    out.remaining = policy.limit - used;
+    // A limit lowered under a key that already used more leaves `used` above it.
+    out.remaining = Math.max(0, policy.limit - used);
     out.resetAt = used === 0 ? now : windowEnd;
     out.retryAfter = allowed ? 0 : windowEnd - now;
     out.ttl = windowEnd - now;

@@ -42,9 +42,12 @@ export const slidingLog: Algorithm = {
     const newestAfter = allowed && cost > 0 ? now : newest;
 
     out.allowed = allowed;
-    out.remaining = limit - used;
+    // A limit lowered under a key that already used more leaves `used` above it.
+    out.remaining = Math.max(0, limit - used);
     out.resetAt = used === 0 ? now : newestAfter + window;
-    out.retryAfter = allowed ? 0 : waitForExpiry(log, head, active + cost - limit, window, now);
+    out.retryAfter = allowed
+      ? 0
+      : waitForExpiry(empty ? undefined : log, head, active + cost - limit, window, now);
     out.ttl = Math.max(1, newestAfter + window - now);
     out.now = now;
     out.cost = cost;

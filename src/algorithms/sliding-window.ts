@@ -5,9 +5,14 @@
  *
  * Good for: smoothing the double burst of a fixed window at the cost of three numbers per
  * key. Costs: the estimate assumes the previous window's requests were spread evenly, so it
- * can admit slightly more or fewer than an exact log would. All arithmetic is scaled by the
- * window length to stay in integers: the test is
- * `previous × (window − elapsed) + (current + cost) × window ≤ limit × window`.
+ * can admit slightly more or fewer than an exact log would.
+ *
+ * The test is `previous × (window − elapsed) + (current + cost) × window ≤ limit × window`,
+ * in integers. It is evaluated as `ceil(previous × (window − elapsed) / window) ≤ limit −
+ * current − cost`, which is the same test because the right side is an integer. Products
+ * beyond 2^53 are computed with BigInt, so the decision stays exact for any safe limit and
+ * window. A port that has only doubles, such as Lua in Redis, needs an exact multiply-divide
+ * for those products too.
  *
  * State: `[lastSeen, current, previous]`; the window index is `floor(lastSeen / window)`.
  */
@@ -38,14 +43,18 @@ export const slidingWindow: Algorithm = {
 
     const windowStart = index * window;
     const elapsed = now - windowStart;
-    const weighted = previous * (window - elapsed) + current * window;
-    const allowed = weighted + cost * window <= limit * window;
+    // Units of the previous window still inside the rolling window, rounded up so the
+    // estimate never admits more than the scaled test above allows.
+    const previousWeight = mulDivCeil(previous, window - elapsed, window);
+    const room = limit - current - previousWeight;
+    const allowed = cost <= room;
     const used = allowed ? current + cost : current;
-    const usedWeighted = allowed ? weighted + cost * window : weighted;
 
     out.allowed = allowed;
-    out.remaining = Math.max(0, Math.floor((limit * window - usedWeighted) / window));
-    out.resetAt = used > 0 ? windowStart + 2 * window : previous > 0 ? windowStart + window : now;
+    out.remaining = Math.max(0, allowed ? room - cost : room);
+    out.resetAt = now;
+    if (used > 0) out.resetAt = windowStart + 2 * window;
+    else if (previous > 0) out.resetAt = windowStart + window;
     out.retryAfter = allowed ? 0 : waitForRoom(limit, window, elapsed, current, previous, cost);
     out.ttl = Math.max(1, windowStart + 2 * window - now);
     out.now = now;
@@ -62,6 +71,7 @@ export const slidingWindow: Algorithm = {
  * Returns the ms from `elapsed` (into the current window) until `cost` fits: first as the
  * previous window's weight fades in this window, else in the next window once the current
  * count has become the previous one. `cost ≤ limit`, so the window after next always fits.
+ * Called only for a rejected request, which bounds each quotient below `window`.
  */
 function waitForRoom(
   limit: number,
@@ -71,14 +81,34 @@ function waitForRoom(
   previous: number,
   cost: number,
 ): number {
-  const roomNow = (limit - current - cost) * window;
-  if (roomNow >= 0 && previous > 0) {
-    const fitsAt = window - Math.floor(roomNow / previous);
+  // In this window the request fits from `fitsAt = window − floor(room × window / previous)`
+  // on. A rejection with `room ≥ 0` implies `previous > room`, so the quotient is below window.
+  const room = limit - current - cost;
+  if (room >= 0 && previous > 0) {
+    const fitsAt = window - mulDivFloor(room, window, previous);
     if (fitsAt < window) return fitsAt - elapsed;
   }
 
   const untilNextWindow = window - elapsed;
-  if (current === 0) return untilNextWindow;
-  const fitsAtNext = Math.max(0, window - Math.floor(((limit - cost) * window) / current));
+  if (limit - cost >= current) return untilNextWindow;
+  // Here `limit − cost < current`, so the quotient is below `window`.
+  const fitsAtNext = window - mulDivFloor(limit - cost, window, current);
   return untilNextWindow + fitsAtNext;
+}
+
+/** Returns `floor(a × b / divisor)` exactly for non-negative safe integers. */
+function mulDivFloor(a: number, b: number, divisor: number): number {
+  const product = a * b;
+  // Below 2^53 the product is exact and a rounded quotient never crosses an integer.
+  if (product <= Number.MAX_SAFE_INTEGER) return Math.floor(product / divisor);
+  return Number((BigInt(a) * BigInt(b)) / BigInt(divisor));
+}
+
+/** Returns `ceil(a × b / divisor)` exactly for non-negative safe integers. */
+function mulDivCeil(a: number, b: number, divisor: number): number {
+  const product = a * b;
+  if (product <= Number.MAX_SAFE_INTEGER) return Math.ceil(product / divisor);
+  const big = BigInt(a) * BigInt(b);
+  const bigDivisor = BigInt(divisor);
+  return Number((big + bigDivisor - 1n) / bigDivisor);
 }
