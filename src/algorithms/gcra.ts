@@ -4,18 +4,29 @@
  * `cost × window / limit` ms later and passes when the TAT stays within `burst` emission
  * intervals of now.
  *
- * Good for: the default. It decides exactly like a token bucket with capacity `burst`
- * refilled at `limit` per `window`, but its state is a single time with no separate
- * refill step, so it is cheap to store and to update atomically in Redis. Costs: its state
- * reads less naturally than a token count when debugging.
+ * Good for: the default. For requests in time order it decides exactly like a token bucket
+ * with capacity `burst` refilled at `limit` per `window`, but its state is a single time
+ * with no separate refill step, so it is cheap to store and to update atomically in Redis.
+ * Costs: its state reads less naturally than a token count when debugging.
  *
  * The emission interval `rateInterval / rateUnits` ms is rarely whole, so the TAT is kept as
  * whole milliseconds plus a remainder in units of `1 / rateUnits` ms ("ticks"). Nothing is
- * rounded between requests, so the rate never drifts.
+ * rounded between requests, so the rate never drifts. Times are added and compared in this
+ * split form, never as `now × rateUnits`, so no intermediate value passes 2^53 however far
+ * the TAT is from now.
  *
- * State: `[tatMs, tatTicks, scale]`, with `0 ≤ tatTicks < scale`.
+ * A request stamped before an earlier one is measured from its own time: the TAT is further
+ * ahead of it, so it gets less room, never more. The token and leaky buckets instead move
+ * such a request to the time stored in their state, which GCRA does not keep. A policy
+ * change keeps the TAT where it is in time and rescales only its ticks, rounding later.
+ *
+ * NOTE: because the TAT is a time, a change that lowers the rate makes the same backlog
+ * worth fewer tokens: a key that emptied a bucket of 10 at 20/s finds 5 free at 10/s. The
+ * state would need the old `rateInterval` to convert the backlog into tokens instead.
+ *
+ * State: `[tatMs, tatTicks, scale]`, with `0 ≤ tatTicks < scale` and `scale = rateUnits`.
  */
-import { type Algorithm, ceilDiv, commitFixedState, rescale } from "./algorithm.js";
+import { type Algorithm, commitFixedState, rescale } from "./algorithm.js";
 
 export const gcra: Algorithm = {
   name: "gcra",
@@ -23,7 +34,8 @@ export const gcra: Algorithm = {
   decide(policy, state, now, cost, out) {
     const { data, offset } = state;
     const ticksPerMs = policy.rateUnits;
-    const capacity = policy.burst * policy.rateInterval;
+    // Burst tolerance in ticks, which parsePolicy keeps a safe integer.
+    const tolerance = policy.burst * policy.rateInterval;
 
     let baseMs = now;
     let baseTicks = 0;
@@ -45,23 +57,51 @@ export const gcra: Algorithm = {
       }
     }
 
-    // Backlog: how far the TAT is ahead of now, in ticks. Bounded by the capacity, so it
-    // stays a safe integer even when `now × rateUnits` would not.
-    const backlog = (baseMs - now) * ticksPerMs + baseTicks;
+    // The request passes when its new TAT (base + increment) is at most `tolerance` ahead of
+    // now, that is when base − slack ≤ now. Each sum below stays within 2^53.
     const increment = cost * policy.rateInterval;
-    const allowed = backlog + increment <= capacity;
-    const used = allowed ? backlog + increment : backlog;
-    const untilFull = ceilDiv(used, ticksPerMs);
+    const slack = tolerance - increment;
+    let allowMs = baseMs - Math.floor(slack / ticksPerMs);
+    let allowTicks = baseTicks - (slack % ticksPerMs);
+    if (allowTicks < 0) {
+      allowTicks += ticksPerMs;
+      allowMs -= 1;
+    }
+    const allowAt = allowTicks > 0 ? allowMs + 1 : allowMs;
+    const allowed = allowAt <= now;
+
+    let afterMs = baseMs;
+    let afterTicks = baseTicks;
+    if (allowed) {
+      const incrementTicks = increment % ticksPerMs;
+      afterMs += Math.floor(increment / ticksPerMs);
+      // baseTicks + incrementTicks, carried without forming a sum that may pass 2^53.
+      afterTicks = incrementTicks - (ticksPerMs - baseTicks);
+      if (afterTicks >= 0) {
+        afterMs += 1;
+      } else {
+        afterTicks += ticksPerMs;
+      }
+    }
+
+    // Room left in ticks is tolerance − (after − now). There is none once the TAT is at
+    // least `tolerance` ahead, which a policy change or an earlier stamp can cause.
+    const aheadMs = afterMs - now;
+    const room =
+      aheadMs > Math.floor(tolerance / ticksPerMs)
+        ? 0
+        : tolerance - aheadMs * ticksPerMs - afterTicks;
+    const untilFull = afterTicks > 0 ? aheadMs + 1 : aheadMs;
 
     out.allowed = allowed;
-    out.remaining = Math.floor((capacity - used) / policy.rateInterval);
+    out.remaining = room > 0 ? Math.floor(room / policy.rateInterval) : 0;
     out.resetAt = now + untilFull;
-    out.retryAfter = allowed ? 0 : ceilDiv(backlog + increment - capacity, ticksPerMs);
+    out.retryAfter = allowed ? 0 : allowAt - now;
     out.ttl = Math.max(1, untilFull);
     out.now = now;
     out.cost = cost;
-    out.next0 = baseMs + Math.floor((baseTicks + increment) / ticksPerMs);
-    out.next1 = (baseTicks + increment) % ticksPerMs;
+    out.next0 = afterMs;
+    out.next1 = afterTicks;
     out.next2 = ticksPerMs;
   },
 

@@ -12,6 +12,11 @@
  * The level is kept in units of `1 / rateInterval`, so leaking `rateUnits` units per
  * millisecond is exact integer arithmetic with no drift.
  *
+ * A request stamped before the state's time is decided at that time, so it never refunds
+ * quota. A policy change rescales the level into the new units, rounding up. It keeps the
+ * quota already used, so a larger bucket has room at once, while a token bucket keeps only
+ * its free tokens and does not. A smaller bucket spills its excess and starts full.
+ *
  * State: `[level, lastLeak, scale]`, level in units of `1 / scale` request.
  */
 import { type Algorithm, ceilDiv, commitFixedState, rescale } from "./algorithm.js";
@@ -30,20 +35,28 @@ export const leakyBucket: Algorithm = {
     if (!state.empty) {
       const lastLeak = data[offset + 1] ?? 0;
       now = Math.max(requestedAt, lastLeak);
-      const stored = rescale(data[offset] ?? 0, data[offset + 2] ?? scale, scale, Math.ceil);
+      // A bucket that a policy change made smaller spills what it cannot hold. The key
+      // starts full instead of in debt, so every field stays within the new policy's range.
+      const stored = Math.min(
+        capacity,
+        rescale(data[offset] ?? 0, data[offset + 2] ?? scale, scale, Math.ceil),
+      );
       const elapsed = now - lastLeak;
       level = elapsed >= ceilDiv(stored, leakPerMs) ? 0 : stored - elapsed * leakPerMs;
     }
 
+    // Comparing the cost with the room, not the sum with the capacity, keeps every value
+    // within the capacity, which parsePolicy keeps a safe integer.
+    const room = capacity - level;
     const poured = cost * scale;
-    const allowed = level + poured <= capacity;
+    const allowed = poured <= room;
     const filled = allowed ? level + poured : level;
     const untilEmpty = ceilDiv(filled, leakPerMs);
 
     out.allowed = allowed;
     out.remaining = Math.floor((capacity - filled) / scale);
     out.resetAt = now + untilEmpty;
-    out.retryAfter = allowed ? 0 : ceilDiv(level + poured - capacity, leakPerMs);
+    out.retryAfter = allowed ? 0 : ceilDiv(poured - room, leakPerMs);
     out.ttl = Math.max(1, untilEmpty);
     out.now = now;
     out.cost = cost;

@@ -8,7 +8,11 @@
  * Tokens are kept in units of `1 / rateInterval` token, so a refill of `rateUnits` units per
  * millisecond is exact integer arithmetic: a token every 333 ms stays a token every 333 ms
  * after any number of requests. The scale is stored with the state, so a policy change
- * rescales the tokens instead of misreading them.
+ * rescales the tokens instead of misreading them. It rounds them down and keeps at most
+ * the new capacity: free tokens carry over, but a larger bucket is not topped up.
+ *
+ * A request stamped before the state's time is decided at that time, so it never refunds
+ * quota.
  *
  * State: `[tokens, lastRefill, scale]`, tokens in units of `1 / scale` token.
  */

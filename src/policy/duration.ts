@@ -11,7 +11,7 @@ const UNIT_MS: Readonly<Record<string, number>> = {
   d: 86_400_000,
 };
 
-const DURATION = /^(\d+(?:\.\d+)?)?\s*(ms|s|sec|m|min|h|hr|d)$/;
+const DURATION = /^(?:(\d+)(?:\.(\d+))?)?\s*(ms|s|sec|m|min|h|hr|d)$/;
 
 /**
  * Parses a duration into whole milliseconds: a positive integer, or a string such as
@@ -32,17 +32,22 @@ export function parseDuration(value: unknown, name: string): number {
   }
 
   const match = DURATION.exec(value.trim());
-  const unit = match?.[2];
+  const unit = match?.[3];
   if (match === null || unit === undefined) {
     throw invalidType(name, 'a duration such as "500ms", "10s", "1m", "1h" or "1d"', value);
   }
 
-  const amount = match[1] === undefined ? 1 : Number(match[1]);
-  const ms = amount * (UNIT_MS[unit] ?? Number.NaN);
-  if (!Number.isSafeInteger(ms) || ms < 1) {
+  // Decimal digits are scaled as integers, because binary floating point turns "1.15h"
+  // into 4139999.9999999995 ms.
+  const whole = match[1] ?? "1";
+  const fraction = match[2] ?? "";
+  const scaled = BigInt(whole + fraction) * BigInt(UNIT_MS[unit] ?? 0);
+  const divisor = 10n ** BigInt(fraction.length);
+  const ms = scaled / divisor;
+  if (scaled % divisor !== 0n || ms < 1n || ms > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw outOfRange(name, "a positive whole number of milliseconds", value);
   }
-  return ms;
+  return Number(ms);
 }
 
 /** Formats milliseconds as the shortest exact duration string: `60000` → `"1m"`. */

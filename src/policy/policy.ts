@@ -5,20 +5,23 @@ import { formatDuration, parseDuration } from "./duration.js";
 /** A policy written as an object. */
 export interface PolicyOptions {
   /**
-   * Name used in store keys, headers and metrics: `[A-Za-z0-9_.-]+`, at most 64 characters.
+   * Name used in store keys, headers and metrics: `[A-Za-z0-9_.-]+`, at most 128 characters.
    * @default derived from the other fields, e.g. `"100-per-1m-gcra"`, so that two different
    * policies on one store never share counters
    */
   readonly name?: string;
   /** Requests (cost units) admitted per window: a positive integer. */
   readonly limit: number;
-  /** Window length: milliseconds or a duration string such as `"1m"`. */
+  /**
+   * Window length: milliseconds or a duration string such as `"1m"`, at most 1000 years.
+   */
   readonly window: number | string;
   /** @default "gcra" */
   readonly algorithm?: AlgorithmName;
   /**
    * Largest cost admitted at once by `token-bucket`, `leaky-bucket` and `gcra`: the bucket
-   * capacity. Other algorithms reject this option.
+   * capacity. Other algorithms reject this option. An empty bucket must refill within 1000
+   * years: `burst × window / limit ≤ MAX_REFILL_MS`.
    * @default limit
    */
   readonly burst?: number;
@@ -45,17 +48,29 @@ export interface Policy {
   /** Largest cost the policy can ever admit in one request. */
   readonly capacity: number;
   /**
-   * The rate `limit / window` reduced by their greatest common divisor:
-   * `rateUnits` units every `rateInterval` milliseconds, both integers, so refills never drift.
+   * The bucket algorithms' refill rate: `rateUnits` units every `rateInterval` milliseconds,
+   * both integers, so refills never drift. It is `limit / window` reduced by their greatest
+   * common divisor. When `burst × rateInterval` would pass 2^53 − 1, a bucket's state would
+   * not fit exact integers, so the rate is rounded down to a coarser fraction that fits. Such
+   * a policy admits less than stated by under `2 × refill time / 2^53` of its rate (refill
+   * time `burst × window / limit` ms): under 0.01 % when the bucket refills within 10 years.
    */
   readonly rateUnits: number;
+  /** Milliseconds per `rateUnits` units of refill; see `rateUnits`. */
   readonly rateInterval: number;
 }
 
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const SPEC = /^\s*(\d+)\s*\/\s*(.+?)\s*$/;
 const FAILURE_MODES: readonly FailureMode[] = ["open", "closed", "local"];
 const BUCKETS: readonly AlgorithmName[] = ["token-bucket", "leaky-bucket", "gcra"];
+
+/**
+ * Maximum time a policy may take to restore a key's full quota, in ms: 1000 years of 365
+ * days. Together with the clock it bounds every `resetAt` and TTL below 2^53, until the year
+ * 280 000, and it bounds the rounding of `Policy.rateUnits`.
+ */
+export const MAX_REFILL_MS = 31_536_000_000_000;
 
 /** The default algorithm: exact, one value of state per key, smooth under bursts. */
 export const DEFAULT_ALGORITHM: AlgorithmName = "gcra";
@@ -74,6 +89,9 @@ export function parsePolicy(input: PolicyInput): Policy {
 
   const limit = checkCount("policy limit", options.limit);
   const window = parseDuration(options.window, "policy window");
+  if (window > MAX_REFILL_MS) {
+    throw outOfRange("policy window", `at most 1000 years (${MAX_REFILL_MS} ms)`, options.window);
+  }
   const algorithm = options.algorithm ?? DEFAULT_ALGORITHM;
   if (!ALGORITHMS.includes(algorithm)) {
     throw invalidType("policy algorithm", `one of ${ALGORITHMS.join(", ")}`, algorithm);
@@ -89,6 +107,14 @@ export function parsePolicy(input: PolicyInput): Policy {
       );
     }
     burst = checkCount("policy burst", options.burst);
+    const maxBurst = (BigInt(MAX_REFILL_MS) * BigInt(limit)) / BigInt(window);
+    if (BigInt(burst) > maxBurst) {
+      throw outOfRange(
+        "policy burst",
+        `at most ${maxBurst} for ${limit} per ${window} ms, so that an empty bucket refills within 1000 years`,
+        burst,
+      );
+    }
   }
 
   const failureMode = options.failureMode ?? "local";
@@ -98,10 +124,10 @@ export function parsePolicy(input: PolicyInput): Policy {
 
   const name = options.name ?? defaultName(limit, window, burst, algorithm);
   if (typeof name !== "string" || !NAME.test(name)) {
-    throw invalidType("policy name", "1 to 64 characters of A-Z, a-z, 0-9, _, . or -", name);
+    throw invalidType("policy name", "1 to 128 characters of A-Z, a-z, 0-9, _, . or -", name);
   }
 
-  const divisor = gcd(limit, window);
+  const [rateUnits, rateInterval] = bucketRate(limit, window, burst);
   return Object.freeze({
     name,
     limit,
@@ -110,8 +136,8 @@ export function parsePolicy(input: PolicyInput): Policy {
     burst,
     failureMode,
     capacity: BUCKETS.includes(algorithm) ? burst : limit,
-    rateUnits: limit / divisor,
-    rateInterval: window / divisor,
+    rateUnits,
+    rateInterval,
   });
 }
 
@@ -156,6 +182,26 @@ function checkCount(name: string, value: unknown): number {
 function defaultName(limit: number, window: number, burst: number, algorithm: AlgorithmName) {
   const burstPart = burst === limit ? "" : `-burst-${burst}`;
   return `${limit}-per-${formatDuration(window)}${burstPart}-${algorithm}`;
+}
+
+/**
+ * Returns the refill rate as `[units, interval]`: `limit / window` in lowest terms, or, when a
+ * bucket of `burst` tokens in units of `1 / interval` would pass 2^53 − 1, the rate rounded
+ * down to the interval `floor((2^53 − 1) / burst)`. The rounding loses under one unit per
+ * interval, a share of at most `2 × refill time / 2^53` of the rate.
+ */
+function bucketRate(limit: number, window: number, burst: number): [number, number] {
+  const divisor = gcd(limit, window);
+  const units = limit / divisor;
+  const interval = window / divisor;
+  if (BigInt(burst) * BigInt(interval) <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    return [units, interval];
+  }
+
+  const coarseInterval = Math.floor(Number.MAX_SAFE_INTEGER / burst);
+  const coarseUnits = Number((BigInt(units) * BigInt(coarseInterval)) / BigInt(interval));
+  const coarseDivisor = gcd(coarseUnits, coarseInterval);
+  return [coarseUnits / coarseDivisor, coarseInterval / coarseDivisor];
 }
 
 function gcd(a: number, b: number): number {
