@@ -98,11 +98,13 @@ export function parsePolicy(input: PolicyInput): Policy {
   }
 
   let burst = limit;
-  if (options.burst !== undefined) {
+  // A window algorithm has no bucket, so its burst can only be the limit itself; accepting
+  // that lets a parsed Policy be passed back in.
+  if (options.burst !== undefined && !(options.burst === limit && !BUCKETS.includes(algorithm))) {
     if (!BUCKETS.includes(algorithm)) {
       throw invalidType(
         "policy burst",
-        `absent for ${algorithm}, which has no bucket`,
+        `absent (or equal to the limit) for ${algorithm}, which has no bucket`,
         options.burst,
       );
     }

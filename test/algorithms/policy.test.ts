@@ -7,6 +7,7 @@ import {
   type PolicyInput,
   parsePolicy,
 } from "../../src/policy/policy.js";
+import { ALGORITHMS } from "../../src/types.js";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const TEN_YEARS = 10 * 365 * 86_400_000;
@@ -48,6 +49,13 @@ describe("parsePolicy", () => {
       rateUnits: 1,
       rateInterval: 600,
     });
+  });
+
+  it("parsed policy parses again", () => {
+    for (const algorithm of ALGORITHMS) {
+      const policy = parsePolicy({ limit: 10, window: "1s", algorithm });
+      expect(parsePolicy(policy)).toEqual(policy);
+    }
   });
 
   it("object with burst", () => {
@@ -99,7 +107,7 @@ describe("parsePolicy", () => {
     ["window over 1000 years", { limit: 1, window: MAX_REFILL_MS + 1 }, RangeError],
     [
       "burst on fixed window",
-      { limit: 1, window: 1, algorithm: "fixed-window", burst: 1 },
+      { limit: 1, window: 1, algorithm: "fixed-window", burst: 2 },
       TypeError,
     ],
     ["burst 0", { limit: 1, window: 1, algorithm: "gcra", burst: 0 }, RangeError],
