@@ -7,7 +7,13 @@ import { Fallback } from "./failure/fallback.js";
 import { StoreGuard } from "./failure/store-guard.js";
 import { normalizeKey } from "./key.js";
 import { defaultLogger } from "./logger.js";
-import { checkCost, type Policy, type PolicyInput, parsePolicy } from "./policy/policy.js";
+import {
+  checkCost,
+  MAX_REFILL_MS,
+  type Policy,
+  type PolicyInput,
+  parsePolicy,
+} from "./policy/policy.js";
 import { MemoryStore } from "./stores/memory/memory-store.js";
 import {
   type ConsumeRequest,
@@ -307,8 +313,13 @@ function resolvePolicies(options: RateLimiterOptions): readonly Policy[] {
   return Object.freeze(parsed);
 }
 
+/** Latest accepted request time: any state reached from it still has safe-integer times. */
+const MAX_AT = Number.MAX_SAFE_INTEGER - 2 * MAX_REFILL_MS;
+
 function checkTime(at: unknown): number {
   if (typeof at !== "number") throw invalidType("at", "epoch milliseconds", at);
-  if (!Number.isFinite(at) || at < 0) throw outOfRange("at", "finite epoch milliseconds", at);
+  if (!Number.isFinite(at) || at < 0 || at > MAX_AT) {
+    throw outOfRange("at", `epoch milliseconds from 0 to ${MAX_AT}`, at);
+  }
   return Math.floor(at);
 }
