@@ -4,8 +4,8 @@ import type { Decision, DecisionReason } from "./types.js";
 
 /**
  * Combines one outcome per policy into the request's decision. When every policy allowed,
- * it reports the policy with the fewest units left; otherwise the rejecting policy that
- * clears last, and a cost no policy can ever admit before any other rejection.
+ * it reports the policy with the fewest units left. Otherwise it reports a policy that can
+ * never admit the cost, if any, else the rejecting policy that clears last.
  */
 export function combineOutcomes(
   policies: readonly Policy[],

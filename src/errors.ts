@@ -66,13 +66,13 @@ export function describeValue(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** Creates a `TypeError` for `name` that says what was expected and what arrived. */
+/** Creates a `TypeError` for `name` naming what was expected and the value received. */
 export function invalidType(name: string, expected: string, value: unknown): TypeError {
   const error = new TypeError(`${name} must be ${expected}; received ${describeValue(value)}`);
   return Object.assign(error, { code: INVALID_ARGUMENT });
 }
 
-/** Creates a `RangeError` for `name` that says what was expected and what arrived. */
+/** Creates a `RangeError` for `name` naming what was expected and the value received. */
 export function outOfRange(name: string, expected: string, value: unknown): RangeError {
   const error = new RangeError(`${name} must be ${expected}; received ${describeValue(value)}`);
   return Object.assign(error, { code: INVALID_ARGUMENT });

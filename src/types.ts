@@ -18,7 +18,7 @@ export const ALGORITHMS: readonly AlgorithmName[] = [
 ];
 
 /**
- * What a policy does when its store cannot answer in time.
+ * Behaviour of a policy while its store cannot decide in time.
  *
  * - `closed`: reject the request (protects the backend, hurts users).
  * - `open`: allow the request (protects users, not the backend).
@@ -27,10 +27,10 @@ export const ALGORITHMS: readonly AlgorithmName[] = [
 export type FailureMode = "open" | "closed" | "local";
 
 /**
- * Why a decision came out the way it did.
+ * Cause of a decision's outcome.
  *
  * - `allowed`: every policy had room and the cost was consumed.
- * - `limit-exceeded`: a policy had no room for the cost now; `retryAfter` says when it will.
+ * - `limit-exceeded`: a policy had no room for the cost now; `retryAfter` is when it will.
  * - `cost-exceeds-capacity`: the cost is larger than a policy can ever admit, so retrying
  *   never helps. `retryAfter` is 0.
  * - `blocked`: the key was known to be blocked until a later time and was answered
@@ -48,7 +48,7 @@ export type DecisionReason =
   | "store-error"
   | "store-unavailable";
 
-/** The answer for one request. Every path returns this shape, degraded or not. */
+/** The outcome of one request. Every path returns this shape, degraded or not. */
 export interface Decision {
   /** Whether the request may proceed. */
   readonly allowed: boolean;
@@ -62,7 +62,7 @@ export interface Decision {
   readonly retryAfter: number;
   /** Name of the reported policy: the most restrictive one when several apply. */
   readonly policy: string;
-  /** Why the decision came out as it did. */
+  /** Cause of the outcome; see {@link DecisionReason}. */
   readonly reason: DecisionReason;
   /** True when a failure mode decided because the store could not. */
   readonly degraded: boolean;

@@ -47,7 +47,7 @@ export interface Verdict {
  * clock of its own. The Lua script of the same name must make identical decisions.
  *
  * A caller runs `decide` for every policy of a request, and `commit` for each only when
- * all of them allowed; a rejected request therefore changes no state.
+ * all of them allowed. A rejected request therefore changes no state.
  */
 export interface Algorithm {
   readonly name: AlgorithmName;

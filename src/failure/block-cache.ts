@@ -2,7 +2,7 @@ import type { Decision } from "../types.js";
 
 /**
  * Remembers keys a remote store rejected until the time they can pass again, so repeated
- * requests from a blocked client are answered in process without a round trip. Bounded:
+ * requests from a blocked client are rejected in process without a round trip. Bounded:
  * past `maxEntries` the oldest entry is dropped, which only costs a round trip later.
  */
 export class BlockCache {

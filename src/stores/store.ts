@@ -1,6 +1,6 @@
 import type { Policy } from "../policy/policy.js";
 
-/** One policy's answer to a request, as a store returns it. */
+/** One policy's result for a request, as a store returns it. */
 export interface Outcome {
   allowed: boolean;
   /** Units left after the request (before it, when rejected); never negative. */
@@ -29,7 +29,7 @@ export interface ConsumeRequest {
 }
 
 /**
- * Where limiter state lives. The interface holds only what `RateLimiter` needs; one
+ * Storage for limiter state. The interface holds only what `RateLimiter` needs; one
  * conformance suite runs against every implementation.
  */
 export interface Store {
@@ -40,7 +40,7 @@ export interface Store {
   /** Releases timers and connections the store owns. */
   close(): Promise<void>;
   /**
-   * Names the server that holds `key`, so that failures on one Redis Cluster shard open only
+   * Names the server that stores `key`, so that failures on one Redis Cluster shard open only
    * that shard's circuit. Stores with one server leave it out.
    */
   nodeOf?(key: string): string;
