@@ -33,7 +33,7 @@ export interface RateLimiterOptions {
    * all of them have room, and then consumes from all of them.
    */
   readonly policies?: readonly PolicyInput[];
-  /** Where state lives. @default a new `MemoryStore` */
+  /** Storage for limiter state. @default a new `MemoryStore` */
   readonly store?: Store;
   /**
    * Clock in epoch ms that stamps every request without an `at` of its own. Without it, the
@@ -43,8 +43,11 @@ export interface RateLimiterOptions {
   /** Receives warnings and errors. @default console */
   readonly logger?: Logger;
   /**
-   * Deadline of one call to a remote store, in ms. A call that misses it is decided by each
-   * policy's failure mode. In-process stores have no deadline.
+   * Deadline of one call to a remote store, in ms. A call that misses it, fails, or meets
+   * an open circuit breaker is decided by each policy's failure mode, so a hung or dead
+   * store costs a decision at most this long, plus any delay of the event loop. The call
+   * itself is not cancelled: a late reply is ignored, and the request may still count in
+   * the store. In-process stores have no deadline.
    * @default 50
    */
   readonly timeout?: number;
@@ -55,15 +58,22 @@ export interface RateLimiterOptions {
    * @default 1
    */
   readonly localShare?: number;
-  /** When to stop calling a failing store node and how often to probe it. */
+  /**
+   * When to stop calling a failing store node and how often to probe it. Each store node has
+   * its own circuit, so on Redis Cluster a failing shard degrades only the keys it holds.
+   */
   readonly circuitBreaker?: CircuitBreakerOptions;
   /**
-   * Most keys remembered as blocked by a remote store, answered in process until they may
+   * Maximum keys remembered as blocked by a remote store and rejected in process until they may
    * pass again; 0 turns the cache off.
    * @default 10_000
    */
   readonly blockCacheSize?: number;
-  /** Least ms between two log lines about store failures. @default 10_000 */
+  /**
+   * Minimum time between two log lines about store failures, in ms. Each line carries the
+   * number of failures since the previous one.
+   * @default 10_000
+   */
   readonly errorLogInterval?: number;
 }
 
@@ -248,7 +258,7 @@ export class RateLimiter {
   }
 }
 
-/** What the limiter keeps to survive a remote store's failures. */
+/** State the limiter keeps to survive a remote store's failures. */
 interface RemoteState {
   readonly clock: () => number;
   readonly guard: StoreGuard;
@@ -256,8 +266,16 @@ interface RemoteState {
   readonly blockCache: BlockCache | undefined;
 }
 
+/** Maximum delay `setTimeout` honours, in ms. */
+const MAX_TIMER_DELAY = 2_147_483_647;
+
 function createRemoteState(store: Store, options: RateLimiterOptions, logger: Logger): RemoteState {
   const timeout = checkWholeNumber("RateLimiter timeout", options.timeout ?? 50, 1);
+  // setTimeout fires at once, with only a warning, for a delay beyond 2^31 − 1 ms, which
+  // would turn every store call into a timeout.
+  if (timeout > MAX_TIMER_DELAY) {
+    throw outOfRange("RateLimiter timeout", `at most ${MAX_TIMER_DELAY} ms`, timeout);
+  }
   const blockCacheSize = checkWholeNumber(
     "RateLimiter blockCacheSize",
     options.blockCacheSize ?? 10_000,

@@ -15,41 +15,41 @@
  * split form, never as `now × rateUnits`, so no intermediate value passes 2^53 however far
  * the TAT is from now.
  *
- * A request stamped before an earlier one is measured from its own time: the TAT is further
- * ahead of it, so it gets less room, never more. The token and leaky buckets instead move
- * such a request to the time stored in their state, which GCRA does not keep. A policy
- * change keeps the TAT where it is in time and rescales only its ticks, rounding later.
+ * A request stamped earlier than the key's last admission is decided at that admission's
+ * time, as in the token and leaky buckets, so out-of-order stamps never refund quota and
+ * GCRA decides exactly like them. The ticks are read in `1 / rateUnits` ms of the current
+ * policy, so after a change of rate the TAT can move by under a millisecond. A remainder
+ * too large for the new rate rounds the TAT up to the next whole millisecond.
  *
  * NOTE: because the TAT is a time, a change that lowers the rate makes the same backlog
  * worth fewer tokens: a key that emptied a bucket of 10 at 20/s finds 5 free at 10/s. The
  * state would need the old `rateInterval` to convert the backlog into tokens instead.
  *
- * State: `[tatMs, tatTicks, scale]`, with `0 ≤ tatTicks < scale` and `scale = rateUnits`.
+ * State: `[tatMs, tatTicks, lastAdmitted]`, with `0 ≤ tatTicks < rateUnits` under an
+ * unchanged policy.
  */
-import { type Algorithm, commitFixedState, rescale } from "./algorithm.js";
+import { type Algorithm, commitFixedState } from "./algorithm.js";
 
 export const gcra: Algorithm = {
   name: "gcra",
 
-  decide(policy, state, now, cost, out) {
+  decide(policy, state, requestedAt, cost, out) {
     const { data, offset } = state;
     const ticksPerMs = policy.rateUnits;
     // Burst tolerance in ticks, which parsePolicy keeps a safe integer.
     const tolerance = policy.burst * policy.rateInterval;
 
+    let now = requestedAt;
     let baseMs = now;
     let baseTicks = 0;
     if (!state.empty) {
+      now = Math.max(requestedAt, data[offset + 2] ?? 0);
+      baseMs = now;
       let tatMs = data[offset] ?? 0;
-      let tatTicks = rescale(
-        data[offset + 1] ?? 0,
-        data[offset + 2] ?? ticksPerMs,
-        ticksPerMs,
-        Math.ceil,
-      );
+      let tatTicks = data[offset + 1] ?? 0;
       if (tatTicks >= ticksPerMs) {
-        tatMs += Math.floor(tatTicks / ticksPerMs);
-        tatTicks %= ticksPerMs;
+        tatMs += 1;
+        tatTicks = 0;
       }
       if (tatMs > now || (tatMs === now && tatTicks > 0)) {
         baseMs = tatMs;
@@ -102,7 +102,7 @@ export const gcra: Algorithm = {
     out.cost = cost;
     out.next0 = afterMs;
     out.next1 = afterTicks;
-    out.next2 = ticksPerMs;
+    out.next2 = now;
   },
 
   commit: commitFixedState,

@@ -21,14 +21,16 @@ export interface FallbackOptions {
 
 /**
  * Decides requests while the store cannot, by each policy's failure mode: `closed` rejects,
- * `open` allows, and `local` asks an in-process limiter holding `localShare` of the limit.
- * The in-process limiter runs for every mode so that the decision still carries a sensible
- * `remaining` and `resetAt`.
+ * `open` allows, and `local` decides with an in-process limiter holding `localShare` of the
+ * limit. `open` and `closed` policies keep a local share too, so that their decisions still
+ * carry a sensible `remaining` and `resetAt`.
  */
 export class Fallback {
   #options: FallbackOptions;
   #store: MemoryStore;
-  #localPolicies = new WeakMap<readonly Policy[], readonly Policy[]>();
+  #plans = new WeakMap<readonly Policy[], Plan>();
+  #localOutcomes: Outcome[] = [];
+  #otherOutcomes: Outcome[] = [];
   #outcomes: Outcome[] = [];
 
   constructor(options: FallbackOptions) {
@@ -42,47 +44,91 @@ export class Fallback {
 
   /** Decides `request` by failure mode and marks the decision degraded with `reason`. */
   decide(request: ConsumeRequest, reason: DegradedReason): Decision {
-    const local = this.#local(request.policies);
-    let closed = false;
-    for (const policy of request.policies) closed ||= policy.failureMode === "closed";
+    const plan = this.#plan(request.policies);
+    const outcomes = this.#outcomes;
+    outcomes.length = request.policies.length;
 
-    // A closed policy rejects the request, so nothing is consumed from the local share.
-    this.#store.consumeSync(
-      { ...request, policies: local, dryRun: request.dryRun || closed },
-      this.#outcomes,
-    );
-
-    for (let i = 0; i < local.length; i++) {
-      const outcome = this.#outcomes[i] as Outcome;
-      const mode = (request.policies[i] as Policy).failureMode;
-      if (mode === "open") {
-        outcome.allowed = true;
-        outcome.retryAfter = 0;
-      } else if (mode === "closed") {
-        outcome.allowed = false;
-        outcome.retryAfter = Math.max(outcome.retryAfter, this.#options.closedRetryAfter);
+    // The `local` policies decide together: all of them consume, or none does. A closed
+    // policy rejects the request, so then nothing is consumed.
+    let allowed = true;
+    if (plan.local.length > 0) {
+      const dryRun = request.dryRun || plan.closed;
+      this.#store.consumeSync({ ...request, policies: plan.local, dryRun }, this.#localOutcomes);
+      for (let i = 0; i < plan.local.length; i++) {
+        const outcome = this.#localOutcomes[i] as Outcome;
+        allowed &&= outcome.allowed;
+        outcomes[plan.localIndexes[i] as number] = outcome;
       }
     }
-    return combineOutcomes(request.policies, this.#outcomes, true, reason);
+
+    // The shares of `open` and `closed` policies only count requests that pass. They never
+    // decide, so a full share cannot stop the `local` policies from counting.
+    if (plan.other.length > 0) {
+      const dryRun = request.dryRun || plan.closed || !allowed;
+      this.#store.consumeSync({ ...request, policies: plan.other, dryRun }, this.#otherOutcomes);
+      for (let i = 0; i < plan.other.length; i++) {
+        const outcome = this.#otherOutcomes[i] as Outcome;
+        const index = plan.otherIndexes[i] as number;
+        if ((request.policies[index] as Policy).failureMode === "open") {
+          outcome.allowed = true;
+          outcome.retryAfter = 0;
+        } else {
+          outcome.allowed = false;
+          outcome.retryAfter = Math.max(outcome.retryAfter, this.#options.closedRetryAfter);
+        }
+        outcomes[index] = outcome;
+      }
+    }
+    return combineOutcomes(request.policies, outcomes, true, reason);
   }
 
   /** Forgets a key's in-process state. */
   reset(key: string, policies: readonly Policy[]): void {
-    this.#store.resetSync(key, this.#local(policies));
+    const plan = this.#plan(policies);
+    this.#store.resetSync(key, plan.local);
+    this.#store.resetSync(key, plan.other);
   }
 
   async close(): Promise<void> {
     await this.#store.close();
   }
 
-  #local(policies: readonly Policy[]): readonly Policy[] {
-    let local = this.#localPolicies.get(policies);
-    if (local === undefined) {
-      local = policies.map((policy) => shrink(policy, this.#options.localShare));
-      this.#localPolicies.set(policies, local);
-    }
-    return local;
+  /** Returns the local shares of `policies` split by failure mode; built once per list. */
+  #plan(policies: readonly Policy[]): Plan {
+    let plan = this.#plans.get(policies);
+    if (plan !== undefined) return plan;
+
+    const local: Policy[] = [];
+    const localIndexes: number[] = [];
+    const other: Policy[] = [];
+    const otherIndexes: number[] = [];
+    policies.forEach((policy, index) => {
+      const share = shrink(policy, this.#options.localShare);
+      if (policy.failureMode === "local") {
+        local.push(share);
+        localIndexes.push(index);
+      } else {
+        other.push(share);
+        otherIndexes.push(index);
+      }
+    });
+    const closed = policies.some((policy) => policy.failureMode === "closed");
+    plan = { local, localIndexes, other, otherIndexes, closed };
+    this.#plans.set(policies, plan);
+    return plan;
   }
+}
+
+/** The local shares of one policy list, split into `local` policies and the others. */
+interface Plan {
+  readonly local: readonly Policy[];
+  /** Position in the request's policy list of each entry of `local`. */
+  readonly localIndexes: readonly number[];
+  /** Shares of the `open` and `closed` policies. */
+  readonly other: readonly Policy[];
+  readonly otherIndexes: readonly number[];
+  /** Whether any policy is `closed`, which rejects the request whatever the others decide. */
+  readonly closed: boolean;
 }
 
 const BUCKETS: ReadonlySet<string> = new Set(["token-bucket", "leaky-bucket", "gcra"]);

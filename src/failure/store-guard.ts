@@ -8,7 +8,10 @@ export interface StoreGuardOptions {
   /** Deadline of one store call, in ms. */
   readonly timeout: number;
   readonly breaker: CircuitBreakerOptions;
-  /** Most calls in flight to one store node; past it, calls fail at once. */
+  /**
+   * Maximum number of calls in flight to one store node, counting calls past their deadline
+   * until the store settles them. Past it, calls fail at once.
+   */
   readonly maxInFlight: number;
   readonly clock: () => number;
   readonly errorLog: ErrorLog;
@@ -36,7 +39,7 @@ export class StoreGuard {
 
   /** Returns the store's outcomes, or why the store could not decide in time. */
   async consume(request: ConsumeRequest): Promise<Outcome[] | DegradedReason> {
-    const nodeName = this.#store.nodeOf?.(request.key) ?? "";
+    const nodeName = this.#nodeOf(request.key);
     const node = this.#node(nodeName);
     const { clock, timeout } = this.#options;
 
@@ -44,13 +47,26 @@ export class StoreGuard {
       return "store-unavailable";
     }
 
+    let call: Promise<Outcome[]>;
+    try {
+      call = this.#store.consume(request);
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    // A call stays in flight until the store settles it, deadline or not: the command still
+    // waits in the client's queue, so the bound covers abandoned calls too.
     node.inFlight++;
+    const release = (): void => {
+      node.inFlight--;
+    };
+    call.then(release, release);
+
     let timer: NodeJS.Timeout | undefined;
     try {
       const deadline = new Promise<"store-timeout">((resolve) => {
         timer = setTimeout(resolve, timeout, "store-timeout");
       });
-      const result = await Promise.race([this.#store.consume(request), deadline]);
+      const result = await Promise.race([call, deadline]);
       if (result === "store-timeout") {
         this.#fail(node, nodeName, result, undefined);
         return result;
@@ -62,7 +78,15 @@ export class StoreGuard {
       return "store-error";
     } finally {
       clearTimeout(timer);
-      node.inFlight--;
+    }
+  }
+
+  /** Names the node holding `key`; a store that cannot tell puts every key on one node. */
+  #nodeOf(key: string): string {
+    try {
+      return this.#store.nodeOf?.(key) ?? "";
+    } catch {
+      return "";
     }
   }
 

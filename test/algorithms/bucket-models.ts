@@ -5,8 +5,7 @@
  * `window`, never reduced. `retryAfter` and `resetAt` are found by a binary search for the
  * first millisecond at which the condition holds by definition, never by a closed formula.
  *
- * The token and leaky bucket move a request stamped earlier than their last admission to
- * that time. GCRA keeps no such time, so it measures every request from its own stamp.
+ * All three move a request stamped earlier than their last admission to that time.
  */
 
 /** The policy fields a bucket depends on. */
@@ -45,7 +44,7 @@ interface Meter {
   full(t: number): boolean;
   /** Admits `cost` at `t`. */
   admit(t: number, cost: number): void;
-  /** Time of the last admission, which earlier stamps are moved to; none for GCRA. */
+  /** Time of the last admission, which earlier stamps are moved to. */
   stateTime(): number | undefined;
   clone(): Meter;
 }
@@ -144,6 +143,7 @@ class GcraMeter implements Meter {
     readonly policy: BucketPolicy,
     /** TAT × limit, in units of 1 / limit ms; undefined for a new key. */
     private tat: bigint | undefined = undefined,
+    private last: number | undefined = undefined,
   ) {}
 
   /** max(TAT, t) − t, × limit. */
@@ -167,12 +167,13 @@ class GcraMeter implements Meter {
   admit(t: number, cost: number): void {
     const now = big(t) * big(this.policy.limit);
     this.tat = now + this.#aheadAt(t) + big(cost) * big(this.policy.window);
+    this.last = t;
   }
   stateTime(): number | undefined {
-    return undefined;
+    return this.last;
   }
   clone(): Meter {
-    return new GcraMeter(this.policy, this.tat);
+    return new GcraMeter(this.policy, this.tat, this.last);
   }
 }
 

@@ -36,20 +36,20 @@ describe("gcra", () => {
 
     const first = key.check(0, 2);
     expect(first).toMatchObject({ allowed: true, remaining: 1, resetAt: 667, ttl: 667 });
-    expect(key.state()).toEqual([666, 2, 3]);
+    expect(key.state()).toEqual([666, 2, 0]);
 
     const second = key.check(100);
     expect(second).toMatchObject({ allowed: true, remaining: 0, resetAt: 1000, retryAfter: 0 });
-    expect(key.state()).toEqual([1000, 0, 3]);
+    expect(key.state()).toEqual([1000, 0, 100]);
 
     const denied = key.check(200);
     expect(denied).toMatchObject({ allowed: false, remaining: 0, resetAt: 1000 });
     expect(denied.retryAfter).toBe(134);
-    expect(key.state()).toEqual([1000, 0, 3]);
+    expect(key.state()).toEqual([1000, 0, 100]);
 
     const third = key.check(334);
     expect(third).toMatchObject({ allowed: true, remaining: 0, resetAt: 1334 });
-    expect(key.state()).toEqual([1333, 1, 3]);
+    expect(key.state()).toEqual([1333, 1, 334]);
   });
 
   it("idle key starts from now", () => {
@@ -58,27 +58,26 @@ describe("gcra", () => {
     const later = key.check(100_000);
     expect(later.remaining).toBe(2);
     expect(later.resetAt).toBe(100_334);
-    expect(key.state()).toEqual([100_333, 1, 3]);
+    expect(key.state()).toEqual([100_333, 1, 100_000]);
   });
 
-  it("earlier stamp counts from its own time", () => {
+  it("earlier stamp waits for last admission", () => {
     const key = directKey({ limit: 1, window: 1000, burst: 2 });
     key.check(1000);
 
     const early = key.check(400);
-    expect(early).toMatchObject({ allowed: false, now: 400, remaining: 0, retryAfter: 600 });
-    expect(key.check(1000).allowed).toBe(true);
+    expect(early).toMatchObject({ allowed: true, now: 1000, remaining: 0, resetAt: 3000 });
+    expect(key.state()).toEqual([3000, 0, 1000]);
 
-    // The TAT is 3000, further ahead of t=0 than the burst allows: no negative remaining.
     const far = key.check(0);
-    expect(far).toMatchObject({ allowed: false, remaining: 0, resetAt: 3000, retryAfter: 2000 });
+    expect(far).toMatchObject({ allowed: false, now: 1000, remaining: 0, retryAfter: 1000 });
   });
 
   it("earlier stamp never moves the TAT back", () => {
     const key = directKey({ limit: 1, window: 1000, burst: 3 });
     key.check(1000);
     expect(key.check(400).allowed).toBe(true);
-    expect(key.state()).toEqual([3000, 0, 1]);
+    expect(key.state()).toEqual([3000, 0, 1000]);
   });
 
   it("cost of exactly the burst", () => {
@@ -119,14 +118,14 @@ describe("gcra", () => {
     expect(limiter.checkSync("k", { at: 0 }).allowed).toBe(true);
   });
 
-  it("rate change rescales the ticks", () => {
+  it("coarser rate rounds the TAT up", () => {
     // The TAT 666⅔ ms in thirds becomes 667 ms in whole ms: rounded later, never earlier.
     const key = directKey({ name: "p", limit: 3, window: 1000 });
     key.check(0, 2);
     key.change({ name: "p", limit: 2, window: 1000, burst: 3 });
 
     const read = key.check(0, 0);
-    expect([read.next0, read.next1, read.next2]).toEqual([667, 0, 1]);
+    expect([read.next0, read.next1, read.next2]).toEqual([667, 0, 0]);
     expect(read.remaining).toBe(1);
     expect(key.check(0)).toMatchObject({ allowed: true, remaining: 0 });
   });

@@ -60,7 +60,7 @@ describe("sluice usage errors", () => {
     ],
     [
       ["replay", LOG, "--algorithm", "fixed-window", "--burst", "5"],
-      "sluice: policy burst must be absent for fixed-window, which has no bucket; received 5",
+      "sluice: policy burst must be absent (or equal to the limit) for fixed-window, which has no bucket; received 5",
     ],
     [
       ["replay", LOG, "--burst", "1.5"],

@@ -92,7 +92,7 @@ describe("sluice replay on the bundled log", () => {
     const summary = await replayJson([LOG, "--top", "5"]);
     const top = summary.top as { key: string; rejected: number }[];
 
-    expect(top).toHaveLength(5);
+    expect(top).toHaveLength(Math.min(5, reference.rejectedKeys));
     for (const entry of top) {
       expect(entry.rejected, entry.key).toBe(reference.rejectedByKey.get(entry.key));
     }
@@ -132,7 +132,7 @@ describe("sluice replay on the bundled log", () => {
     expect(result.stdout).toContain(
       `keys      1,753 distinct, ${reference.rejectedKeys} with rejections`,
     );
-    expect(result.stdout).toContain("top 10 rejected keys");
+    expect(result.stdout).toContain(`top ${Math.min(10, reference.rejectedKeys)} rejected keys`);
   });
 
   it("malformed line shown with its number", async () => {

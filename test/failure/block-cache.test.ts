@@ -40,7 +40,8 @@ describe("BlockCache", () => {
 
   it("never grows past its bound", () => {
     const cache = new BlockCache(3);
-    for (let i = 0; i < 10; i++) cache.block(`u${i}`, { until: 1000, cost: 1, decision: rejection });
+    for (let i = 0; i < 10; i++)
+      cache.block(`u${i}`, { until: 1000, cost: 1, decision: rejection });
 
     expect(cache.size).toBe(3);
     expect(cache.lookup("u0", 1, 0)).toBeUndefined();

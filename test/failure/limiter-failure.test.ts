@@ -168,7 +168,8 @@ describe("RateLimiter with a failing store", () => {
     const unhandled = vi.fn();
     process.on("unhandledRejection", unhandled);
     const store: Store = {
-      consume: () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error("late")), 40)),
+      consume: () =>
+        new Promise((_resolve, reject) => setTimeout(() => reject(new Error("late")), 40)),
       reset: async () => {},
       close: async () => {},
     };
@@ -185,7 +186,11 @@ describe("RateLimiter with a failing store", () => {
   it("blocked key is answered without the store", async () => {
     let now = 1_000_000;
     const store = new FlakyStore();
-    const limiter = new RateLimiter({ policy: { limit: 1, window: 1000 }, store, clock: () => now });
+    const limiter = new RateLimiter({
+      policy: { limit: 1, window: 1000 },
+      store,
+      clock: () => now,
+    });
 
     await limiter.check("u1");
     const rejected = await limiter.check("u1");
@@ -203,7 +208,11 @@ describe("RateLimiter with a failing store", () => {
   it("blocked key asks the store once free", async () => {
     let now = 1_000_000;
     const store = new FlakyStore();
-    const limiter = new RateLimiter({ policy: { limit: 1, window: 1000 }, store, clock: () => now });
+    const limiter = new RateLimiter({
+      policy: { limit: 1, window: 1000 },
+      store,
+      clock: () => now,
+    });
 
     await limiter.check("u1");
     const rejected = await limiter.check("u1");
@@ -217,7 +226,11 @@ describe("RateLimiter with a failing store", () => {
   it("reset clears the block", async () => {
     const now = 1_000_000;
     const store = new FlakyStore();
-    const limiter = new RateLimiter({ policy: { limit: 1, window: 1000 }, store, clock: () => now });
+    const limiter = new RateLimiter({
+      policy: { limit: 1, window: 1000 },
+      store,
+      clock: () => now,
+    });
 
     await limiter.check("u1");
     await limiter.check("u1");
@@ -232,6 +245,8 @@ describe("RateLimiter with a failing store", () => {
     expect(() => new RateLimiter({ policy: "1/s", store, timeout: 0 })).toThrow(RangeError);
     expect(() => new RateLimiter({ policy: "1/s", store, localShare: 0 })).toThrow(/localShare/);
     expect(() => new RateLimiter({ policy: "1/s", store, localShare: 1.5 })).toThrow(RangeError);
-    expect(() => new RateLimiter({ policy: "1/s", store, blockCacheSize: -1 })).toThrow(/blockCacheSize/);
+    expect(() => new RateLimiter({ policy: "1/s", store, blockCacheSize: -1 })).toThrow(
+      /blockCacheSize/,
+    );
   });
 });
