@@ -247,7 +247,8 @@ export class RedisServer {
         throw new Error(`${message} Log tail:\n${tailLines(log)}`);
       }
 
-      if (await isOwnProcessReplying(port, pid)) {
+      // The deadline is checked before each probe, so a probe that starts late never counts.
+      if (Date.now() < deadline && (await isOwnProcessReplying(port, pid))) {
         this.#child?.unref();
         return;
       }
