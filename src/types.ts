@@ -56,7 +56,10 @@ export interface Decision {
   readonly limit: number;
   /** Units the key may still consume now, after this request; never negative. */
   readonly remaining: number;
-  /** Epoch milliseconds at which the key is back to its full quota. */
+  /**
+   * Epoch milliseconds at which the key is back to its full quota, on this process's clock
+   * (or the timeline of the request's `at`), whichever clock the store decided by.
+   */
   readonly resetAt: number;
   /** Milliseconds until a request of the same cost can pass; 0 when allowed. */
   readonly retryAfter: number;

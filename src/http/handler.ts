@@ -61,8 +61,8 @@ export async function evaluate<Req extends object, Res>(
   const decision = await limiter.check(key, { cost });
   decisions.set(req, decision);
 
-  // NOTE: `t` is `resetAt` minus this process's clock, while a RedisStore computes `resetAt` on
-  // the Redis server's clock, so skew between the two clocks shifts `t` by the same amount.
+  // Stores report `resetAt` on this process's clock (RedisStore converts from the server's
+  // clock), so `t` is `resetAt` minus this process's clock.
   let mode: HeaderMode = options.headers;
   if (decision.allowed && !options.headersWhenAllowed) mode = "none";
   if (decision.degraded && !options.degradedHeaders) mode = "none";

@@ -5,7 +5,10 @@ export interface Outcome {
   allowed: boolean;
   /** Units left after the request (before it, when rejected); never negative. */
   remaining: number;
-  /** Epoch ms at which the key is back to full quota under this policy. */
+  /**
+   * Epoch ms at which the key is back to full quota under this policy, on the caller's
+   * clock: the request's `at` when given, else this process's clock.
+   */
   resetAt: number;
   /** Ms until a request of the same cost can pass; 0 when allowed or when it never can. */
   retryAfter: number;

@@ -243,10 +243,16 @@ export class RedisStore implements Store {
     }
 
     this.#sampleClock(toNumber(reply[0]), sentAt, receivedAt);
+    const serverAhead = this.#clockOffset ?? 0;
     let offset = 1;
     for (const pending of batch) {
       const outcomes: Outcome[] = [];
       offset = readOutcomes(reply, offset, pending.request, outcomes);
+      // Decided on the server's clock: report resetAt on this process's clock, so that
+      // `resetAt - Date.now()` here is the true wait whatever the two clocks say.
+      if (pending.request.at === undefined) {
+        for (const outcome of outcomes) outcome.resetAt -= serverAhead;
+      }
       pending.resolve(outcomes);
     }
   }
@@ -297,7 +303,7 @@ export class RedisStore implements Store {
     if (this.#clockWarned || Math.abs(this.#clockOffset) <= this.#clockOffsetWarning) return;
     this.#clockWarned = true;
     this.#logger.warn(
-      `sluice: the Redis clock is ${Math.abs(this.#clockOffset)} ms ${this.#clockOffset > 0 ? "ahead of" : "behind"} this process's clock; decisions use the Redis clock, so resetAt values compared with Date.now() here are off by that much`,
+      `sluice: the Redis clock is ${Math.abs(this.#clockOffset)} ms ${this.#clockOffset > 0 ? "ahead of" : "behind"} this process's clock; decisions use the Redis clock and report resetAt on this process's clock, so check the clock synchronisation of this host`,
       { code: "SLUICE_CLOCK_OFFSET", clockOffset: this.#clockOffset },
     );
   }

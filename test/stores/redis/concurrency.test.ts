@@ -150,9 +150,10 @@ describe("Redis store across processes", () => {
     const verdicts = (results: CheckResult[]) =>
       results.map(({ decision }) => [decision.allowed, decision.remaining]);
     expect(verdicts(pair)).toEqual(verdicts(alone));
-    // Both processes report the same window end, 10 s apart on their own clocks.
-    const resetAts = new Set(pair.slice(0, 3).map(({ decision }) => decision.resetAt));
-    expect(resetAts.size).toBe(1);
+    // Each process reports the one window end on its own clock: 10 s apart, within the
+    // accuracy of the measured offsets.
+    const [first, second] = pair.map(({ decision }) => decision.resetAt);
+    expect(Math.abs((first ?? 0) - (second ?? 0) - 10_000)).toBeLessThan(50);
   });
 
   it("clock offset reports each process's skew", async () => {

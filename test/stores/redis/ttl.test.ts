@@ -50,7 +50,9 @@ describe("every Redis key expires", () => {
       await limiter.check("u1", { at });
       seen.push(...(await ttls(connect(), prefix)));
     }
-    expect(seen.filter((ttl) => ttl < 1 || ttl > 1000)).toEqual([]);
+    // Real time passes between the listing and PTTL, so a key may expire in between (-2) or
+    // read 0 at its last millisecond; what must never appear is a key without TTL (-1).
+    expect(seen.filter((ttl) => ttl === -1 || ttl > 1000)).toEqual([]);
   });
 
   it("1000 and 999 ms callers keep TTLs", async () => {
@@ -73,7 +75,9 @@ describe("every Redis key expires", () => {
       await (limiters[call.client] as RateLimiter).check("u1", { at: call.at });
       seen.push(...(await ttls(connect(), prefix)));
     }
-    expect(seen.filter((ttl) => ttl < 1 || ttl > 1000)).toEqual([]);
+    // Real time passes between the listing and PTTL, so a key may expire in between (-2) or
+    // read 0 at its last millisecond; what must never appear is a key without TTL (-1).
+    expect(seen.filter((ttl) => ttl === -1 || ttl > 1000)).toEqual([]);
     second.disconnect();
   });
 
