@@ -70,6 +70,9 @@ Redis:
                           equal those of a memory replay.
       --keep-keys         Leave the replay's keys in Redis. By default every
                           key under the prefix is deleted afterwards.
+      --cluster           Connect to a Redis Cluster, with the --redis URL as
+                          its startup node. Checking and deleting the
+                          prefix's keys then runs on every master.
 
   -h, --help              Show this help.
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import { RateLimiter } from "../limiter.js";
 import type { Policy, PolicyOptions } from "../policy/policy.js";
 import type { Store } from "../stores/store.js";
@@ -13,12 +13,23 @@ import { Tally } from "./tally.js";
 
 /** The part of the Redis store module a replay uses. */
 interface RedisStoreModule {
-  readonly RedisStore: new (options: { client: Redis; prefix: string }) => Store;
+  readonly RedisStore: new (options: {
+    client: Redis | Cluster;
+    prefix: string;
+    logger: Logger;
+  }) => Store;
+}
+
+/** The ioredis client classes, loaded at run time like the store. */
+interface IoredisModule {
+  readonly Redis: typeof Redis;
+  readonly Cluster: typeof Cluster;
 }
 
 /** The Redis store, loaded at run time so that memory replays never need ioredis. */
 const STORE_MODULE: string = "../stores/redis/index.js";
-const CONNECT_TIMEOUT_MS = 5000;
+/** Time allowed for one TCP connection to a server, in ms. */
+const CONNECT_TIMEOUT_MS = 1000;
 /**
  * Deadline of one store call. A replay wants the store's own decision for every request,
  * so this is far above the limiter's default of 50 ms, which a busy test machine or a
@@ -29,9 +40,10 @@ const CHECK_TIMEOUT_MS = 5000;
 const SCAN_COUNT = 1000;
 
 /**
- * Connects to the Redis server at `options.url` and returns a backend whose runs decide
- * through the Redis store under a prefix of their own. `close()` deletes every key under
- * that prefix (unless `keepKeys`) and quits the connection.
+ * Connects to the Redis server, or with `options.cluster` the Redis Cluster, at
+ * `options.url` and returns a backend whose runs decide through the Redis store under a
+ * prefix of their own. `close()` deletes every key under that prefix (unless `keepKeys`)
+ * and quits the connection.
  *
  * @throws {CliError} with exit code 2 when ioredis or the Redis store is missing or the
  * prefix is already in use, and 1 when the connection fails.
@@ -40,39 +52,15 @@ export async function connectRedisBackend(
   options: RedisReplayOptions,
   stderr: TextSink,
 ): Promise<ReplayBackend> {
-  const { Redis: RedisClient } = await importOrExplain(
+  const ioredis: IoredisModule = await importOrExplain(
     () => import("ioredis"),
     "--redis needs the ioredis package; install it with npm install ioredis",
   );
   const { RedisStore } = await loadStoreModule();
 
-  const client = new RedisClient(options.url, {
-    lazyConnect: true,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-    // A replay does not reconnect: a dropped connection fails the next check, which ends
-    // the replay with exit code 1 instead of retrying for ever.
-    retryStrategy: () => null,
-  });
-  // Failures surface through the rejected commands, so this listener only keeps ioredis
-  // from printing each one as an unhandled error event. It also stores the socket error,
-  // which explains a failed connect better than the "Connection is closed." it rejects with.
-  let socketError: unknown;
-  client.on("error", (error: unknown) => {
-    socketError = error;
-  });
-
-  const target = redactUrl(options.url);
-  try {
-    await client.connect();
-  } catch (error) {
-    client.disconnect();
-    const cause = socketError ?? error;
-    throw new CliError(`cannot connect to Redis at ${target}: ${describe(cause)}`, EXIT_FAILURE, {
-      cause,
-    });
-  }
+  // Names the server in messages, as in "Redis Cluster at redis://127.0.0.1:7000".
+  const target = `${options.cluster ? "Redis Cluster" : "Redis"} at ${redactUrl(options.url)}`;
+  const client = await connectClient(ioredis, options, target);
 
   const prefix = options.prefix ?? `sluice-replay:${randomBytes(6).toString("hex")}`;
   try {
@@ -80,7 +68,7 @@ export async function connectRedisBackend(
     // delete keys this replay did not write.
     if (options.prefix !== undefined && (await hasKeys(client, prefix))) {
       throw new CliError(
-        `Redis at ${target} already has keys under --prefix ${prefix}; choose an unused prefix`,
+        `${target} already has keys under --prefix ${prefix}; choose an unused prefix`,
         EXIT_USAGE,
       );
     }
@@ -94,7 +82,7 @@ export async function connectRedisBackend(
     createRun: (policy) =>
       createRedisRun(
         policy,
-        new RedisStore({ client, prefix }),
+        new RedisStore({ client, prefix, logger: stderrLogger(stderr) }),
         options.concurrency,
         target,
         stderrLogger(stderr),
@@ -107,12 +95,81 @@ export async function connectRedisBackend(
       } catch (error) {
         client.disconnect();
         throw new CliError(
-          `cleanup on Redis at ${target} failed, keys may remain under ${prefix}: ${describe(error)}`,
+          `cleanup on ${target} failed, keys may remain under ${prefix}: ${describe(error)}`,
           EXIT_FAILURE,
           { cause: error },
         );
       }
     },
+  };
+}
+
+/**
+ * Creates the client and waits until it is ready. Both client kinds get the options the
+ * Redis store recommends: no offline queue, no retried or resent commands, and no
+ * reconnection, so a lost connection fails the next check, which ends the replay with
+ * exit code 1, instead of counting a check twice or retrying for ever.
+ *
+ * @throws {CliError} with exit code 1 when the connection fails.
+ */
+async function connectClient(
+  ioredis: IoredisModule,
+  options: RedisReplayOptions,
+  target: string,
+): Promise<Redis | Cluster> {
+  const serverOptions = {
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+  } satisfies RedisOptions;
+  const client = options.cluster
+    ? new ioredis.Cluster([options.url], {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        clusterRetryStrategy: () => null,
+        // The startup node takes its credentials from the URL, the discovered nodes from here.
+        redisOptions: { ...serverOptions, ...credentialsOf(options.url) },
+      } satisfies ClusterOptions)
+    : new ioredis.Redis(options.url, {
+        ...serverOptions,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        retryStrategy: () => null,
+      });
+
+  // Failures surface through the rejected commands, so this listener only keeps ioredis
+  // from printing each one as an unhandled error event. It also stores the socket error,
+  // which explains a failed connect better than the "Connection is closed." that
+  // Redis#connect() rejects with.
+  let socketError: unknown;
+  client.on("error", (error: unknown) => {
+    socketError ??= error;
+  });
+
+  try {
+    // With the offline queue off, a command sent before the client is ready fails at once.
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    // NOTE: ioredis 5 keeps the socket error of a Cluster's startup probe to itself, so
+    // for a cluster the rejection ("None of startup nodes is available") is the best cause.
+    const cause = options.cluster ? error : (socketError ?? error);
+    throw new CliError(`cannot connect to ${target}: ${describe(cause)}`, EXIT_FAILURE, {
+      cause,
+    });
+  }
+  return client;
+}
+
+/** Returns the user name, password and TLS setting that `url` gives, as ioredis options. */
+function credentialsOf(text: string): RedisOptions {
+  const url = new URL(text);
+  return {
+    ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) }),
+    ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
+    ...(url.protocol === "rediss:" ? { tls: {} } : {}),
   };
 }
 
@@ -159,7 +216,7 @@ function createRedisRun(
             const decision = await limiter.check(names[keyIndex] as string, { at });
             if (decision.degraded) {
               throw new CliError(
-                `Redis at ${target} did not decide a request (${decision.reason}); stopping, because the totals would not be exact`,
+                `${target} did not decide a request (${decision.reason}); stopping, because the totals would not be exact`,
                 EXIT_FAILURE,
               );
             }
@@ -222,31 +279,58 @@ async function importOrExplain<T>(load: () => Promise<T>, message: string): Prom
   }
 }
 
-async function hasKeys(client: Redis, prefix: string): Promise<boolean> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", SCAN_COUNT);
-    if (keys.length > 0) return true;
-    cursor = next;
-  } while (cursor !== "0");
+/**
+ * Returns the servers whose keys SCAN must visit: the client's own server, or every master
+ * of a cluster, because SCAN on a cluster node lists only the keys of that node's slots.
+ */
+function keyServers(client: Redis | Cluster): Redis[] {
+  return client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
+}
+
+async function hasKeys(client: Redis | Cluster, prefix: string): Promise<boolean> {
+  for (const server of keyServers(client)) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await server.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", SCAN_COUNT);
+      if (keys.length > 0) return true;
+      cursor = next;
+    } while (cursor !== "0");
+  }
   return false;
 }
 
 /** Deletes every key under `prefix` with SCAN and UNLINK; returns how many were deleted. */
-async function deleteKeys(client: Redis, prefix: string): Promise<number> {
-  let cursor = "0";
+async function deleteKeys(client: Redis | Cluster, prefix: string): Promise<number> {
   let deleted = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", SCAN_COUNT);
-    if (keys.length > 0) deleted += await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  for (const server of keyServers(client)) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await server.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", SCAN_COUNT);
+      if (keys.length > 0) deleted += await unlinkEach(server, keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+  return deleted;
+}
+
+/**
+ * Deletes `keys` with one UNLINK each, sent in one pipeline. A cluster node rejects a
+ * multi-key UNLINK whose keys hash to different slots (CROSSSLOT), even slots it owns.
+ */
+async function unlinkEach(server: Redis, keys: readonly string[]): Promise<number> {
+  const pipeline = server.pipeline();
+  for (const key of keys) pipeline.unlink(key);
+  let deleted = 0;
+  for (const [error, count] of (await pipeline.exec()) ?? []) {
+    if (error !== null) throw error;
+    deleted += count as number;
+  }
   return deleted;
 }
 
 function redisFailure(target: string, error: unknown): CliError {
   if (error instanceof CliError) return error;
-  return new CliError(`Redis at ${target} failed: ${describe(error)}`, EXIT_FAILURE, {
+  return new CliError(`${target} failed: ${describe(error)}`, EXIT_FAILURE, {
     cause: error,
   });
 }

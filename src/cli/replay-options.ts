@@ -39,6 +39,8 @@ export interface RedisReplayOptions {
   readonly concurrency: number;
   /** Leave the keys written under the prefix in Redis after the replay. */
   readonly keepKeys: boolean;
+  /** Connect to a Redis Cluster, with `url` as its startup node. */
+  readonly cluster: boolean;
 }
 
 /** Flags of `sluice replay`, in the form `node:util` `parseArgs` takes. */
@@ -57,13 +59,14 @@ export const REPLAY_FLAGS = {
   prefix: { type: "string" },
   concurrency: { type: "string" },
   "keep-keys": { type: "boolean" },
+  cluster: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const FORMATS: readonly (LogFormat | "auto")[] = ["auto", "clf", "json"];
 /** Algorithms that take `--burst`: the others have no bucket. */
 export const BUCKET_ALGORITHMS: readonly AlgorithmName[] = ["token-bucket", "leaky-bucket", "gcra"];
-const REDIS_ONLY = ["prefix", "concurrency", "keep-keys"] as const;
+const REDIS_ONLY = ["prefix", "concurrency", "keep-keys", "cluster"] as const;
 
 /** Default policy of a replay: 60 requests per minute. */
 export const DEFAULT_REPLAY_POLICY = "60/1m";
@@ -145,6 +148,7 @@ export function parseReplayOptions(args: readonly string[]): ReplayOptions | "he
             prefix: checkPrefix(text("prefix")),
             concurrency: parseCount("--concurrency", text("concurrency"), DEFAULT_CONCURRENCY, 1),
             keepKeys: values["keep-keys"] === true,
+            cluster: values.cluster === true,
           },
   };
 }

@@ -16,6 +16,16 @@ import {
   uniquePrefix,
 } from "./support.js";
 
+/**
+ * Returns the clock offset warnings among `warnings`. The shared test client may also draw
+ * a client option warning, which these tests do not look at.
+ */
+function clockWarnings(warnings: readonly unknown[][]): unknown[][] {
+  return warnings.filter(
+    ([, details]) => (details as { code?: unknown } | undefined)?.code === "SLUICE_CLOCK_OFFSET",
+  );
+}
+
 function request(
   policyInput: Parameters<typeof parsePolicy>[0],
   extra: Partial<ConsumeRequest> = {},
@@ -227,16 +237,14 @@ describe("RedisStore on a standalone server", () => {
     const realNow = Date.now;
     vi.spyOn(Date, "now").mockImplementation(() => realNow() - 5000);
     for (let i = 0; i < 3; i++) await store.consume(request("3/1s"));
-    expect(logger.warnings.map(([, details]) => (details as { code: string }).code)).toEqual([
-      "SLUICE_CLOCK_OFFSET",
-    ]);
+    expect(clockWarnings(logger.warnings)).toHaveLength(1);
   });
 
   it("small clock offset not warned", async () => {
     const logger = recordingLogger();
     const store = new RedisStore({ client: connect(), prefix: uniquePrefix("clock"), logger });
     await store.consume(request("3/1s"));
-    expect(logger.warnings).toEqual([]);
+    expect(clockWarnings(logger.warnings)).toEqual([]);
   });
 
   it("nodeOf on a single server", () => {
