@@ -19,8 +19,20 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   process.exit(1);
 }
 
-const client = new Redis(redisUrl, { enableAutoPipelining: true });
+// The options a limiter's client wants: fail at once while disconnected, never resend a
+// check after a reconnect (it would count twice), and drop a connection that stops replying.
+const client = new Redis(redisUrl, {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  connectTimeout: 1000,
+  socketTimeout: 2000,
+});
 client.on("error", (error) => console.error(`Redis connection error: ${error.message}`));
+// Without the offline queue, commands fail until the connection is ready, so connect first.
+// If Redis is down, the app still starts and the limiter's failure mode decides.
+await client.connect().catch(() => {});
 const store = new RedisStore({ client, prefix: "sluice-example" });
 
 // Every route: 5 requests a second and 60 a minute per client. Both are listed in

@@ -77,3 +77,25 @@ export function outOfRange(name: string, expected: string, value: unknown): Rang
   const error = new RangeError(`${name} must be ${expected}; received ${describeValue(value)}`);
   return Object.assign(error, { code: INVALID_ARGUMENT });
 }
+
+/**
+ * Rejects an options object that is not a plain object or that has a property outside
+ * `known`, so a misspelt option (`failuremode`, `timout`) fails loudly instead of silently
+ * taking its default.
+ *
+ * @throws {TypeError} naming the first unknown property and the accepted ones.
+ */
+export function checkOptionNames(name: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw invalidType(name, "an options object", options);
+  }
+  for (const property in options) {
+    if (!known.includes(property)) {
+      throw invalidType(
+        `${name}.${property}`,
+        `absent: the options are ${known.join(", ")}`,
+        property,
+      );
+    }
+  }
+}

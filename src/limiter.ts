@@ -1,5 +1,5 @@
 import { combineOutcomes } from "./decision.js";
-import { ClosedError, invalidType, outOfRange } from "./errors.js";
+import { ClosedError, checkOptionNames, invalidType, outOfRange } from "./errors.js";
 import { BlockCache } from "./failure/block-cache.js";
 import type { CircuitBreakerOptions } from "./failure/circuit-breaker.js";
 import { ErrorLog } from "./failure/error-log.js";
@@ -121,6 +121,9 @@ export class RateLimiter {
     if (typeof options !== "object" || options === null) {
       throw invalidType("RateLimiter options", "an object with policy or policies", options);
     }
+    checkOptionNames("RateLimiter options", options, LIMITER_OPTIONS);
+    checkLogger("RateLimiter logger", options.logger);
+    if (options.store !== undefined) checkStore(options.store);
     this.policies = resolvePolicies(options);
     if (options.clock !== undefined && typeof options.clock !== "function") {
       throw invalidType("RateLimiter clock", "a function returning epoch ms", options.clock);
@@ -132,8 +135,11 @@ export class RateLimiter {
     this.#syncStore = isSyncStore(this.store) ? this.store : undefined;
     this.#clock = options.clock;
     this.#request = { key: "", policies: this.policies, cost: 1, at: undefined, dryRun: false };
-    if (this.#syncStore === undefined)
-      this.#remote = createRemoteState(this.store, options, this.#logger);
+    // Validated for every store, so no setting is accepted in memory and refused on Redis.
+    const settings = readRemoteSettings(options);
+    if (this.#syncStore === undefined) {
+      this.#remote = createRemoteState(this.store, settings, options.clock, this.#logger);
+    }
   }
 
   /** True when the store decides in process, so `checkSync` and friends work. */
@@ -248,6 +254,7 @@ export class RateLimiter {
     into.at = this.#clock?.();
     if (options === undefined) return into;
 
+    checkOptionNames("check options", options, CHECK_OPTIONS);
     if (options.cost !== undefined) into.cost = checkCost(options.cost);
     if (options.at !== undefined) into.at = checkTime(options.at);
     return into;
@@ -255,6 +262,50 @@ export class RateLimiter {
 
   #checkOpen(): void {
     if (this.#closed) throw new ClosedError("RateLimiter");
+  }
+}
+
+const LIMITER_OPTIONS: readonly string[] = [
+  "policy",
+  "policies",
+  "store",
+  "clock",
+  "logger",
+  "timeout",
+  "localShare",
+  "circuitBreaker",
+  "blockCacheSize",
+  "errorLogInterval",
+];
+const CHECK_OPTIONS: readonly string[] = ["cost", "at"];
+
+function checkLogger(name: string, logger: unknown): void {
+  if (logger === undefined) return;
+  const candidate = logger as Partial<Logger> | null;
+  if (
+    typeof candidate !== "object" ||
+    candidate === null ||
+    typeof candidate.warn !== "function" ||
+    typeof candidate.error !== "function"
+  ) {
+    throw invalidType(name, "an object with warn and error functions, such as console", logger);
+  }
+}
+
+function checkStore(store: unknown): void {
+  const candidate = store as Partial<Store> | null;
+  if (
+    typeof candidate !== "object" ||
+    candidate === null ||
+    typeof candidate.consume !== "function" ||
+    typeof candidate.reset !== "function" ||
+    typeof candidate.close !== "function"
+  ) {
+    throw invalidType(
+      "RateLimiter store",
+      "a Store with consume, reset and close methods, such as MemoryStore or RedisStore",
+      store,
+    );
   }
 }
 
@@ -269,7 +320,15 @@ interface RemoteState {
 /** Maximum delay `setTimeout` honours, in ms. */
 const MAX_TIMER_DELAY = 2_147_483_647;
 
-function createRemoteState(store: Store, options: RateLimiterOptions, logger: Logger): RemoteState {
+interface RemoteSettings {
+  readonly timeout: number;
+  readonly blockCacheSize: number;
+  readonly errorLogInterval: number;
+  readonly localShare: number;
+  readonly breaker: CircuitBreakerOptions;
+}
+
+function readRemoteSettings(options: RateLimiterOptions): RemoteSettings {
   const timeout = checkWholeNumber("RateLimiter timeout", options.timeout ?? 50, 1);
   // setTimeout fires at once, with only a warning, for a delay beyond 2^31 − 1 ms, which
   // would turn every store call into a timeout.
@@ -291,11 +350,21 @@ function createRemoteState(store: Store, options: RateLimiterOptions, logger: Lo
     throw outOfRange("RateLimiter localShare", "a number in (0, 1]", localShare);
   }
   const breaker = options.circuitBreaker ?? {};
+  checkOptionNames("RateLimiter circuitBreaker", breaker, ["failureThreshold", "openDuration"]);
   checkWholeNumber("RateLimiter circuitBreaker.failureThreshold", breaker.failureThreshold ?? 5, 1);
   checkWholeNumber("RateLimiter circuitBreaker.openDuration", breaker.openDuration ?? 500, 1);
+  return { timeout, blockCacheSize, errorLogInterval, localShare, breaker };
+}
 
-  const clock = options.clock ?? Date.now;
-  const errorLog = new ErrorLog(logger, errorLogInterval);
+function createRemoteState(
+  store: Store,
+  settings: RemoteSettings,
+  limiterClock: (() => number) | undefined,
+  logger: Logger,
+): RemoteState {
+  const { timeout, breaker, localShare, blockCacheSize } = settings;
+  const clock = limiterClock ?? Date.now;
+  const errorLog = new ErrorLog(logger, settings.errorLogInterval);
   return {
     clock,
     guard: new StoreGuard(store, { timeout, breaker, maxInFlight: 10_000, clock, errorLog }),
@@ -332,7 +401,8 @@ function resolvePolicies(options: RateLimiterOptions): readonly Policy[] {
 }
 
 /** Latest accepted request time: any state reached from it still has safe-integer times. */
-const MAX_AT = Number.MAX_SAFE_INTEGER - 2 * MAX_REFILL_MS;
+export const MAX_REQUEST_TIME = Number.MAX_SAFE_INTEGER - 2 * MAX_REFILL_MS;
+const MAX_AT = MAX_REQUEST_TIME;
 
 function checkTime(at: unknown): number {
   if (typeof at !== "number") throw invalidType("at", "epoch milliseconds", at);

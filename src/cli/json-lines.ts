@@ -57,7 +57,7 @@ export function createJsonLinesParser(keyFields: readonly string[], timeField: s
     if (time === undefined) return `no time field "${timeField}"`;
     const at = parseLogTime(time);
     if (at === undefined) {
-      return `time field "${timeField}" is not epoch seconds, epoch milliseconds or an ISO 8601 time at or after 1970`;
+      return `time field "${timeField}" is not epoch seconds, epoch milliseconds or an ISO 8601 time from 1970 to the year 285 000`;
     }
 
     out.key = joinKey(values);

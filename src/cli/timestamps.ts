@@ -1,3 +1,5 @@
+import { MAX_REQUEST_TIME } from "../limiter.js";
+
 const MONTHS: Readonly<Record<string, number>> = {
   Jan: 0,
   Feb: 1,
@@ -98,9 +100,15 @@ export function epochToMilliseconds(value: number): number | undefined {
 /**
  * Parses a log time given as epoch seconds or milliseconds (a number or a numeric
  * string), an ISO 8601 string or an access-log stamp. Returns epoch milliseconds, or
- * `undefined` when the value has another form or lies before 1970.
+ * `undefined` when the value has another form, lies before 1970, or lies beyond the
+ * latest request time the limiter accepts.
  */
 export function parseLogTime(value: unknown): number | undefined {
+  const time = parseAnyLogTime(value);
+  return time !== undefined && time <= MAX_REQUEST_TIME ? time : undefined;
+}
+
+function parseAnyLogTime(value: unknown): number | undefined {
   if (typeof value === "number") return epochToMilliseconds(value);
   if (typeof value !== "string") return undefined;
 

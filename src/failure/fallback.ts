@@ -73,7 +73,9 @@ export class Fallback {
           outcome.allowed = true;
           outcome.retryAfter = 0;
         } else {
+          // A closed policy admits nothing while the store is down, so it reports no room.
           outcome.allowed = false;
+          outcome.remaining = 0;
           outcome.retryAfter = Math.max(outcome.retryAfter, this.#options.closedRetryAfter);
         }
         outcomes[index] = outcome;

@@ -1,4 +1,4 @@
-import { invalidType, outOfRange } from "../errors.js";
+import { checkOptionNames, invalidType, outOfRange } from "../errors.js";
 import { ALGORITHMS, type AlgorithmName, type FailureMode } from "../types.js";
 import { formatDuration, parseDuration } from "./duration.js";
 
@@ -163,6 +163,19 @@ function parseSpec(spec: string): PolicyOptions {
   return { limit: Number(match[1]), window: match[2] };
 }
 
+/** Fields a policy object may have: the options, and the derived fields of a parsed Policy. */
+const POLICY_FIELDS: readonly string[] = [
+  "name",
+  "limit",
+  "window",
+  "algorithm",
+  "burst",
+  "failureMode",
+  "capacity",
+  "rateUnits",
+  "rateInterval",
+];
+
 function checkObject(input: unknown): PolicyOptions {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw invalidType(
@@ -171,6 +184,7 @@ function checkObject(input: unknown): PolicyOptions {
       input,
     );
   }
+  checkOptionNames("policy", input, POLICY_FIELDS);
   return input as PolicyOptions;
 }
 

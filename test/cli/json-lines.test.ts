@@ -95,6 +95,12 @@ describe("createJsonLinesParser", () => {
 });
 
 describe("parseLogTime", () => {
+  it("rejects times the limiter cannot take", () => {
+    expect(parseLogTime(1e300)).toBeUndefined();
+    expect(parseLogTime(9_000_000_000_000_000)).toBeUndefined();
+    expect(parseLogTime("9000000000000000")).toBeUndefined();
+  });
+
   it("date only is midnight UTC", () => {
     expect(parseLogTime("2015-05-17")).toBe(Date.UTC(2015, 4, 17));
   });

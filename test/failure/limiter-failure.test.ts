@@ -70,6 +70,7 @@ describe("RateLimiter with a failing store", () => {
     expect(decision.degraded).toBe(true);
     expect(decision.reason).toBe("store-error");
     expect(decision.retryAfter).toBeGreaterThanOrEqual(1000);
+    expect(decision.remaining).toBe(0);
   });
 
   it("local mode limits to its share", async () => {

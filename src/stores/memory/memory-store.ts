@@ -5,7 +5,7 @@ import {
   type Verdict,
 } from "../../algorithms/algorithm.js";
 import { algorithms } from "../../algorithms/index.js";
-import { ClosedError, invalidType, outOfRange } from "../../errors.js";
+import { ClosedError, checkOptionNames, invalidType, outOfRange } from "../../errors.js";
 import { defaultLogger } from "../../logger.js";
 import type { Policy } from "../../policy/policy.js";
 import type { Logger } from "../../types.js";
@@ -91,6 +91,12 @@ export class MemoryStore implements SyncStore {
   #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
+    checkOptionNames("MemoryStore options", options, [
+      "maxKeys",
+      "clock",
+      "sweepInterval",
+      "logger",
+    ]);
     const maxKeys = options.maxKeys ?? 1_000_000;
     if (typeof maxKeys !== "number") {
       throw invalidType("MemoryStore maxKeys", "a positive integer", maxKeys);

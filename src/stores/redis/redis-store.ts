@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { type Cluster, Command, type Redis } from "ioredis";
-import { ClosedError, describeValue, invalidType, outOfRange, StoreError } from "../../errors.js";
+import {
+  ClosedError,
+  checkOptionNames,
+  describeValue,
+  invalidType,
+  outOfRange,
+  StoreError,
+} from "../../errors.js";
 import { defaultLogger } from "../../logger.js";
 import type { Policy } from "../../policy/policy.js";
 import type { Logger } from "../../types.js";
@@ -100,6 +107,12 @@ export class RedisStore implements Store {
     if (typeof options !== "object" || options === null) {
       throw invalidType("RedisStore options", "an object with a client", options);
     }
+    checkOptionNames("RedisStore options", options, [
+      "client",
+      "prefix",
+      "logger",
+      "clockOffsetWarning",
+    ]);
     const client: unknown = options.client;
     if (
       typeof client !== "object" ||
