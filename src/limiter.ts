@@ -1,5 +1,11 @@
 import { combineOutcomes } from "./decision.js";
-import { ClosedError, checkOptionNames, invalidType, outOfRange } from "./errors.js";
+import {
+  ClosedError,
+  checkOptionNames,
+  invalidType,
+  outOfRange,
+  StoreTimeoutError,
+} from "./errors.js";
 import { BlockCache } from "./failure/block-cache.js";
 import type { CircuitBreakerOptions } from "./failure/circuit-breaker.js";
 import { ErrorLog } from "./failure/error-log.js";
@@ -186,13 +192,24 @@ export class RateLimiter {
     return this.#consumeSync(this.#prepare(key, options, true, this.#request));
   }
 
-  /** Forgets everything `key` consumed, under every policy of this limiter. */
+  /**
+   * Forgets everything `key` consumed, under every policy of this limiter.
+   * @throws {StoreTimeoutError} when a remote store misses the deadline; the reset may
+   * still happen later.
+   * @throws {StoreError} when a remote store fails.
+   */
   async reset(key: string | number): Promise<void> {
     this.#checkOpen();
     const normalized = normalizeKey(key);
-    this.#remote?.blockCache?.delete(normalized);
-    this.#remote?.fallback.reset(normalized, this.policies);
-    await this.store.reset(normalized, this.policies);
+    const remote = this.#remote;
+    if (remote === undefined) {
+      await this.store.reset(normalized, this.policies);
+      return;
+    }
+
+    remote.blockCache?.delete(normalized);
+    remote.fallback.reset(normalized, this.policies);
+    await withDeadline(this.store.reset(normalized, this.policies), remote.timeout);
   }
 
   /** Stops the limiter; closes the store too when the limiter created it. */
@@ -312,9 +329,23 @@ function checkStore(store: unknown): void {
 /** State the limiter keeps to survive a remote store's failures. */
 interface RemoteState {
   readonly clock: () => number;
+  readonly timeout: number;
   readonly guard: StoreGuard;
   readonly fallback: Fallback;
   readonly blockCache: BlockCache | undefined;
+}
+
+/** Settles like `operation`, or rejects with `StoreTimeoutError` after `timeout` ms. */
+async function withDeadline(operation: Promise<void>, timeout: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeoutError(timeout)), timeout);
+  });
+  try {
+    await Promise.race([operation, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Maximum delay `setTimeout` honours, in ms. */
@@ -367,6 +398,7 @@ function createRemoteState(
   const errorLog = new ErrorLog(logger, settings.errorLogInterval);
   return {
     clock,
+    timeout,
     guard: new StoreGuard(store, { timeout, breaker, maxInFlight: 10_000, clock, errorLog }),
     fallback: new Fallback({ localShare, closedRetryAfter: 1000, maxKeys: 100_000, clock, logger }),
     blockCache: blockCacheSize > 0 ? new BlockCache(blockCacheSize) : undefined,

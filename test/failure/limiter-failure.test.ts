@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { StoreTimeoutError } from "../../src/errors.js";
 import { RateLimiter } from "../../src/limiter.js";
 import type { Policy } from "../../src/policy/policy.js";
 import { MemoryStore } from "../../src/stores/memory/memory-store.js";
@@ -249,5 +250,15 @@ describe("RateLimiter with a failing store", () => {
     expect(() => new RateLimiter({ policy: "1/s", store, blockCacheSize: -1 })).toThrow(
       /blockCacheSize/,
     );
+  });
+});
+
+describe("RateLimiter reset with a failing store", () => {
+  it("hung store reset times out", async () => {
+    const store = new FlakyStore();
+    const limiter = new RateLimiter({ policy: "3/1m", store, timeout: 20, logger: quietLogger() });
+    store.reset = () => new Promise(() => {});
+
+    await expect(limiter.reset("u1")).rejects.toBeInstanceOf(StoreTimeoutError);
   });
 });
