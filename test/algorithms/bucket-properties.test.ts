@@ -69,7 +69,7 @@ function runDirect(
   return { admitted, wholeTtls, nextAllowed: verdict.allowed };
 }
 
-describe.each(BUCKET_ALGORITHMS)("%s field cases", (algorithm) => {
+describe.each(BUCKET_ALGORITHMS)("%s regressions", (algorithm) => {
   it("fraction of a token survives", () => {
     const single = limiterFor(algorithm, { limit: 1, window: 2000, burst: 1 });
     expect(check(single, 0).allowed).toBe(true);

@@ -14,7 +14,7 @@ function verdicts(decisions: readonly Decision[]): string {
   return decisions.map((decision) => (decision.allowed ? "A" : "D")).join("");
 }
 
-describe("Redis store field cases", () => {
+describe("Redis store regressions", () => {
   const redis = useRedis();
   let shared: Redis | undefined;
   const connect = () => {
