@@ -4,14 +4,14 @@ import { MemoryStore } from "../stores/memory/memory-store.js";
 import type { ConsumeRequest, Outcome } from "../stores/store.js";
 import type { Decision, Logger } from "../types.js";
 
-/** Why a decision was made without the store. */
+/** Cause of a decision made without the store. */
 export type DegradedReason = "store-timeout" | "store-error" | "store-unavailable";
 
 /** Options of {@link Fallback}. */
 export interface FallbackOptions {
   /** Share of each policy's limit and burst the in-process limiter holds, in (0, 1]. */
   readonly localShare: number;
-  /** Ms a `closed` policy tells clients to wait. */
+  /** Wait in ms that a `closed` policy reports to clients. */
   readonly closedRetryAfter: number;
   /** Most keys the in-process limiter tracks. */
   readonly maxKeys: number;

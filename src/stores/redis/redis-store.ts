@@ -262,7 +262,7 @@ export class RedisStore implements Store {
       const outcomes: Outcome[] = [];
       offset = readOutcomes(reply, offset, pending.request, outcomes);
       // Decided on the server's clock: report resetAt on this process's clock, so that
-      // `resetAt - Date.now()` here is the true wait whatever the two clocks say.
+      // `resetAt - Date.now()` here is the true wait however far apart the two clocks are.
       if (pending.request.at === undefined) {
         for (const outcome of outcomes) outcome.resetAt -= serverAhead;
       }
