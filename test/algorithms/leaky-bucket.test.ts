@@ -1,31 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { createVerdict, type StateView, type Verdict } from "../../src/algorithms/algorithm.js";
 import { leakyBucket } from "../../src/algorithms/leaky-bucket.js";
 import { RateLimiter } from "../../src/limiter.js";
-import { type PolicyOptions, parsePolicy } from "../../src/policy/policy.js";
 import { MemoryStore } from "../../src/stores/memory/memory-store.js";
+import { directKey as directKeyOf } from "./direct-key.js";
 
-type BucketOptions = Omit<PolicyOptions, "algorithm">;
-
-/** Creates one key's state and drives it through `decide`/`commit`, as a store does. */
-function directKey(options: BucketOptions) {
-  const state: StateView = { data: new Float64Array(3), offset: 0, empty: true, log: undefined };
-  const verdict = createVerdict();
-  let policy = parsePolicy({ ...options, algorithm: "leaky-bucket" });
-  return {
-    state: () => [...state.data],
-    /** Switches to a changed policy under the same name; the state stays. */
-    change(next: BucketOptions) {
-      policy = parsePolicy({ ...next, algorithm: "leaky-bucket" });
-    },
-    /** Decides and, when allowed with a cost, commits. */
-    check(at: number, cost = 1): Verdict {
-      leakyBucket.decide(policy, state, at, cost, verdict);
-      if (verdict.allowed && cost > 0) leakyBucket.commit(policy, state, verdict);
-      return { ...verdict };
-    },
-  };
-}
+const directKey = (options: Parameters<typeof directKeyOf>[1]) => directKeyOf(leakyBucket, options);
 
 const quiet = { warn() {}, error() {} };
 
