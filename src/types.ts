@@ -22,7 +22,7 @@ export const ALGORITHMS: readonly AlgorithmName[] = [
  *
  * - `closed`: reject the request (protects the backend, hurts users).
  * - `open`: allow the request (protects users, not the backend).
- * - `local`: decide with an in-process limiter that holds a share of the limit.
+ * - `local`: decide with an in-process limiter that keeps a share of the limit.
  */
 export type FailureMode = "open" | "closed" | "local";
 
@@ -33,8 +33,8 @@ export type FailureMode = "open" | "closed" | "local";
  * - `limit-exceeded`: a policy had no room for the cost now; `retryAfter` is when it will.
  * - `cost-exceeds-capacity`: the cost is larger than a policy can ever admit, so retrying
  *   never helps. `retryAfter` is 0.
- * - `blocked`: the key was known to be blocked until a later time and was answered
- *   without asking the store.
+ * - `blocked`: the key was known to be blocked until a later time, so the limiter
+ *   rejected it without asking the store.
  * - `store-timeout`, `store-error`, `store-unavailable`: the store missed its deadline,
  *   failed, or is skipped by an open circuit breaker; the policy's failure mode decided and
  *   the decision is `degraded`.

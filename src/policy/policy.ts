@@ -25,7 +25,7 @@ export interface PolicyOptions {
    * @default limit
    */
   readonly burst?: number;
-  /** What to do when the store cannot answer in time. @default "local" */
+  /** Behaviour while the store cannot decide in time. @default "local" */
   readonly failureMode?: FailureMode;
 }
 

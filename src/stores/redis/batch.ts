@@ -11,7 +11,7 @@ export interface PendingRequest {
   reject(error: unknown): void;
 }
 
-/** What requests of one limiter share: sent once per batch, so each request adds little. */
+/** Arguments the requests of one limiter share, sent once per batch so each request adds little. */
 interface Shape {
   readonly policies: readonly Policy[];
   readonly cost: number;
@@ -131,12 +131,14 @@ export function readOutcomes(
     // A cost above the capacity is decided as a read and rejected for good.
     const fits = request.cost <= policy.capacity;
     const allowed = reply[at] === 1;
+    let reason: Outcome["reason"] = allowed ? "allowed" : "limit-exceeded";
+    if (!fits) reason = "cost-exceeds-capacity";
     into.push({
       allowed,
       remaining: toNumber(reply[at + 1]),
       resetAt: toNumber(reply[at + 2]),
       retryAfter: fits ? toNumber(reply[at + 3]) : 0,
-      reason: !fits ? "cost-exceeds-capacity" : allowed ? "allowed" : "limit-exceeded",
+      reason,
     });
     at += 4;
   }

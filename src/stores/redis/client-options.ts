@@ -26,7 +26,7 @@ export function warnAboutClientOptions(client: Redis | Cluster, logger: Logger):
 /**
  * Returns the warnings that fit the client's options. Two settings hurt a limiter:
  *
- * - a queue that holds commands without bound while the connection is down, because every
+ * - a queue that keeps commands without bound while the connection is down, because every
  *   check abandoned at its deadline stays queued, then runs and counts when the server
  *   is back;
  * - resending the commands that were in flight when a connection dropped, because a check

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 
-/** Longest key, in UTF-8 bytes, kept verbatim in a Redis key; longer keys become a digest. */
+/** Maximum key length, in UTF-8 bytes, kept verbatim in a Redis key. Longer keys become a digest. */
 export const MAX_RAW_KEY_BYTES = 256;
 
 /**
@@ -20,7 +20,7 @@ type MaybeWellFormed = { isWellFormed?: () => boolean };
  * - `{u:<sha256 of the UTF-16 code units, hex>}` for a key with a lone surrogate, which
  *   UTF-8 cannot encode: ioredis would send U+FFFD for it, so two such keys could collide.
  *
- * The kinds never collide: the letter after `{` tells them apart, and a verbatim key is
+ * The kinds never collide: the letter after `{` distinguishes them, and a verbatim key is
  * followed only by the closing brace. Redis Cluster hashes the text between the first `{`
  * and the first `}` after it; every policy of one key shares that text, so all of them land
  * in one slot even when the key itself contains braces.

@@ -54,7 +54,7 @@ export interface RedisStoreOptions {
  * Maximum requests per script call. Larger batches cost Redis less per request, but a tick's
  * requests split into several calls keep Redis busy while this process reads the previous
  * reply. In bench/redis.mjs at 64 checks in flight, 16 and 32 gave about the same
- * throughput and 64 a third less; one call of 32 keeps Redis busy for about 0.1 ms.
+ * throughput and 64 a third less. One call of 32 keeps Redis busy for about 0.1 ms.
  */
 const MAX_BATCH = 32;
 
@@ -73,9 +73,9 @@ const NOSCRIPT = "NOSCRIPT";
  * slot and one call covers them. Every key written carries a TTL after which its state
  * equals no state.
  *
- * NOTE: TTLs run on the server's clock. A request stamped with `at` gets the TTL its own
- * time implies, so replaying requests more slowly than they were stamped, or repeating one
- * stamp for longer than a TTL, can find state gone while the stamps show it still live.
+ * NOTE: TTLs run on the server's clock, while a request stamped with `at` gets the TTL its
+ * own time implies. A replay slower than its stamps, or one stamp repeated for longer than
+ * a TTL, can therefore find state gone that the stamps say is still live.
  *
  * @example
  * import { Redis } from "ioredis";

@@ -54,7 +54,7 @@ Replies: none; \`reply_number\` prepares a number for a script reply.
 -- absolute time overflows a 64-bit integer, and a longer TTL changes nothing in practice.
 local MAX_TTL_MS = 9007199254740992
 
--- Largest integer a double holds exactly; Redis truncates Lua numbers in replies to 64-bit
+-- Largest integer a double represents exactly. Redis truncates Lua numbers in replies to 64-bit
 -- integers, so a larger value is sent as a decimal string instead.
 local MAX_SAFE_INTEGER = 9007199254740991
 
@@ -139,8 +139,8 @@ local function int_text(value)
   return string.format('%.0f', value)
 end
 
--- Prepares a number for the reply: an integer reply when a double holds it exactly, a
--- decimal string beyond that.
+-- Prepares a number for the reply: an integer reply when a double represents it
+-- exactly, a decimal string beyond that.
 local function reply_number(value)
   if value <= MAX_SAFE_INTEGER then
     return value
@@ -167,7 +167,7 @@ local FIXED_STATE_FORMAT = '<Bddd'
 local FIXED_STATE_BYTES = 25
 
 -- Reads the three numbers stored at \`key\` for the algorithm tagged \`tag\` into \`into\` and
--- returns it, or returns nil when the key holds no such state.
+-- returns it, or returns nil when the key has no such state.
 local function read_fixed_state(key, tag, into)
   local value = redis.pcall('GET', key)
   if type(value) ~= 'string' or #value ~= FIXED_STATE_BYTES or string.byte(value) ~= tag then
@@ -389,7 +389,7 @@ local SLIDING_LOG_CHUNK = 4
 local SLIDING_LOG_CHUNK_MAX = 1024
 
 -- Reads the state stored at \`key\` into \`into\` and returns it, or returns nil when the key
--- holds none of this algorithm. The same LRANGE reads the oldest entries, for the expiry
+-- has no state of this algorithm. The same LRANGE reads the oldest entries, for the expiry
 -- walk in decide_sliding_log.
 local function read_sliding_log(key, _, into)
   local head = redis.pcall('LRANGE', key, 0, 2 * SLIDING_LOG_CHUNK)
@@ -762,8 +762,8 @@ local function decide_gcra(policy, state, requested_at, cost, out)
     end
   end
 
-  -- Room left in ticks is tolerance − (after − now); none once the TAT is at least
-  -- \`tolerance\` ahead, which a policy change or an earlier stamp can exceed.
+  -- Room left in ticks is tolerance − (after − now). It is zero once the TAT is at least
+  -- \`tolerance\` ahead, because a policy change or an earlier stamp can push it that far.
   local ahead_ms = after_ms - now
   local room = 0
   if ahead_ms <= math.floor(tolerance / ticks_per_ms) then

@@ -51,7 +51,7 @@ describe("every Redis key expires", () => {
       seen.push(...(await ttls(connect(), prefix)));
     }
     // Real time passes between the listing and PTTL, so a key may expire in between (-2) or
-    // read 0 at its last millisecond; what must never appear is a key without TTL (-1).
+    // read 0 at its last millisecond. A key without TTL (-1) must never appear.
     expect(seen.filter((ttl) => ttl === -1 || ttl > 1000)).toEqual([]);
   });
 
@@ -76,7 +76,7 @@ describe("every Redis key expires", () => {
       seen.push(...(await ttls(connect(), prefix)));
     }
     // Real time passes between the listing and PTTL, so a key may expire in between (-2) or
-    // read 0 at its last millisecond; what must never appear is a key without TTL (-1).
+    // read 0 at its last millisecond. A key without TTL (-1) must never appear.
     expect(seen.filter((ttl) => ttl === -1 || ttl > 1000)).toEqual([]);
     second.disconnect();
   });

@@ -11,7 +11,7 @@ Replies: none; `reply_number` prepares a number for a script reply.
 -- absolute time overflows a 64-bit integer, and a longer TTL changes nothing in practice.
 local MAX_TTL_MS = 9007199254740992
 
--- Largest integer a double holds exactly; Redis truncates Lua numbers in replies to 64-bit
+-- Largest integer a double represents exactly. Redis truncates Lua numbers in replies to 64-bit
 -- integers, so a larger value is sent as a decimal string instead.
 local MAX_SAFE_INTEGER = 9007199254740991
 
@@ -96,8 +96,8 @@ local function int_text(value)
   return string.format('%.0f', value)
 end
 
--- Prepares a number for the reply: an integer reply when a double holds it exactly, a
--- decimal string beyond that.
+-- Prepares a number for the reply: an integer reply when a double represents it
+-- exactly, a decimal string beyond that.
 local function reply_number(value)
   if value <= MAX_SAFE_INTEGER then
     return value
@@ -124,7 +124,7 @@ local FIXED_STATE_FORMAT = '<Bddd'
 local FIXED_STATE_BYTES = 25
 
 -- Reads the three numbers stored at `key` for the algorithm tagged `tag` into `into` and
--- returns it, or returns nil when the key holds no such state.
+-- returns it, or returns nil when the key has no such state.
 local function read_fixed_state(key, tag, into)
   local value = redis.pcall('GET', key)
   if type(value) ~= 'string' or #value ~= FIXED_STATE_BYTES or string.byte(value) ~= tag then

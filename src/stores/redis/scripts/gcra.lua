@@ -76,8 +76,8 @@ local function decide_gcra(policy, state, requested_at, cost, out)
     end
   end
 
-  -- Room left in ticks is tolerance − (after − now); none once the TAT is at least
-  -- `tolerance` ahead, which a policy change or an earlier stamp can exceed.
+  -- Room left in ticks is tolerance − (after − now). It is zero once the TAT is at least
+  -- `tolerance` ahead, because a policy change or an earlier stamp can push it that far.
   local ahead_ms = after_ms - now
   local room = 0
   if ahead_ms <= math.floor(tolerance / ticks_per_ms) then

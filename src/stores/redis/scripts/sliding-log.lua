@@ -27,7 +27,7 @@ local SLIDING_LOG_CHUNK = 4
 local SLIDING_LOG_CHUNK_MAX = 1024
 
 -- Reads the state stored at `key` into `into` and returns it, or returns nil when the key
--- holds none of this algorithm. The same LRANGE reads the oldest entries, for the expiry
+-- has no state of this algorithm. The same LRANGE reads the oldest entries, for the expiry
 -- walk in decide_sliding_log.
 local function read_sliding_log(key, _, into)
   local head = redis.pcall('LRANGE', key, 0, 2 * SLIDING_LOG_CHUNK)
