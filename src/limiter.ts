@@ -434,12 +434,11 @@ function resolvePolicies(options: RateLimiterOptions): readonly Policy[] {
 
 /** Latest accepted request time: any state reached from it still has safe-integer times. */
 export const MAX_REQUEST_TIME = Number.MAX_SAFE_INTEGER - 2 * MAX_REFILL_MS;
-const MAX_AT = MAX_REQUEST_TIME;
 
 function checkTime(at: unknown): number {
   if (typeof at !== "number") throw invalidType("at", "epoch milliseconds", at);
-  if (!Number.isFinite(at) || at < 0 || at > MAX_AT) {
-    throw outOfRange("at", `epoch milliseconds from 0 to ${MAX_AT}`, at);
+  if (!Number.isFinite(at) || at < 0 || at > MAX_REQUEST_TIME) {
+    throw outOfRange("at", `epoch milliseconds from 0 to ${MAX_REQUEST_TIME}`, at);
   }
   return Math.floor(at);
 }
